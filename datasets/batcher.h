@@ -1,0 +1,51 @@
+// batcher.h - turns a Dataset into shuffled batches for one epoch at a time.
+//
+// Order and augmentation are a function of (seed, epoch, position) only, so a batch is the same
+// whatever the number of loader threads. Loader threads decode the next batches while the
+// trainer works on the current one (bounded: at most `prefetch` batches in flight).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "datasets/dataset.h"
+#include "framework/tensor.h"
+
+namespace trim {
+
+struct BatcherOptions {
+  int batch_size = 64;
+  bool shuffle = true;
+  bool augment = false;
+  bool drop_last = false;
+  uint64_t seed = 1;
+  int workers = 1;   // loader threads (0: load on the caller's thread)
+  int prefetch = 2;  // batches decoded ahead
+};
+
+class Batcher {
+ public:
+  Batcher(std::shared_ptr<const Dataset> data, const BatcherOptions& opt);
+  ~Batcher();
+  Batcher(const Batcher&) = delete;
+  Batcher& operator=(const Batcher&) = delete;
+
+  // Begins epoch `epoch` (0-based); the order is a pure function of seed and epoch.
+  void start_epoch(int epoch);
+  // Skips the first `batches` batches of the current epoch (used by --resume).
+  void skip(size_t batches);
+  // Fills images (N x C x H x W) and labels; returns false when the epoch is over.
+  bool next(Tensor& images, std::vector<int>& labels);
+  size_t batches_per_epoch() const;
+  size_t skipped_samples() const;  // unreadable samples skipped so far in this epoch
+  const Dataset& data() const { return *data_; }
+
+ private:
+  struct Impl;
+  std::shared_ptr<const Dataset> data_;
+  BatcherOptions opt_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace trim
