@@ -1,0 +1,197 @@
+#include "datasets/image_decode.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+
+#include "framework/tensor.h"
+
+// The stb implementations live in this one translation unit. Only the formats the image-folder
+// layouts accept are compiled in, so a GIF or PSD renamed to .jpg is rejected, not decoded.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_PNG
+#define STBI_ONLY_BMP
+#define STBI_NO_STDIO
+#define STBI_MAX_DIMENSIONS 32768
+#define STB_IMAGE_IMPLEMENTATION
+#include "stb_image.h"
+#define STB_IMAGE_RESIZE_IMPLEMENTATION
+#include "stb_image_resize.h"
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include "stb_image_write.h"
+#pragma GCC diagnostic pop
+static_assert(STBI_MAX_DIMENSIONS == trim::kMaxImageSide, "keep stb's own limit equal to ours");
+
+namespace trim {
+
+namespace {
+
+std::string lower(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// stb_image pads a JPEG whose scan data ends early with zeros and reports success, so a
+// half-downloaded photo would train as half grey. A complete JPEG has an EOI marker (FF D9)
+// after its first start-of-scan; inside scan data a literal FF is always stuffed as FF 00, so
+// FF D9 there is the real end. Markers are walked by length up to the first SOS so that the
+// EOI of an embedded EXIF thumbnail does not count.
+bool jpeg_has_end_marker(const uint8_t* d, size_t n) {
+  size_t p = 2;  // past SOI
+  while (p + 1 < n) {
+    if (d[p] != 0xFF) return true;  // not a marker: corrupt in a way stb reports itself
+    uint8_t m = d[p + 1];
+    if (m == 0xFF) {  // fill byte before a marker
+      ++p;
+      continue;
+    }
+    if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // markers without a length
+      p += 2;
+      continue;
+    }
+    if (m == 0xD9) return true;  // EOI before any scan: stb reports the missing image
+    if (p + 3 >= n) return false;
+    size_t len = (size_t(d[p + 2]) << 8) | d[p + 3];
+    p += 2 + len;
+    if (m == 0xDA) break;
+  }
+  for (size_t q = p; q + 1 < n; ++q)
+    if (d[q] == 0xFF && d[q + 1] == 0xD9) return true;
+  return false;
+}
+
+}  // namespace
+
+bool has_image_extension(const std::string& name) {
+  std::string l = lower(name);
+  return ends_with(l, ".jpg") || ends_with(l, ".jpeg") || ends_with(l, ".png") || ends_with(l, ".bmp");
+}
+
+std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error(path + ": not a regular file");
+  }
+  if (st.st_size > kMaxImageFileBytes) {
+    ::close(fd);
+    throw Error(path + ": " + std::to_string(st.st_size) + " bytes, larger than the " +
+                std::to_string(kMaxImageFileBytes) + "-byte limit for an image");
+  }
+  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (got < bytes.size()) {
+    ssize_t r = ::read(fd, bytes.data() + got, bytes.size() - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      int err = errno;
+      ::close(fd);
+      throw Error(path + ": read failed after " + std::to_string(got) + " bytes" +
+                  (r < 0 ? std::string(" (") + std::strerror(err) + ")" : std::string(" (file shrank)")));
+    }
+    got += static_cast<size_t>(r);
+  }
+  ::close(fd);
+  return bytes;
+}
+
+Image decode_image(const uint8_t* data, size_t size, int channels, const std::string& name) {
+  if (channels != 1 && channels != 3)
+    throw Error(name + ": cannot decode to " + std::to_string(channels) + " channels (1 or 3)");
+  if (size == 0) throw Error(name + ": empty file (0 bytes)");
+  if (size > size_t(kMaxImageFileBytes)) throw Error(name + ": too large to be an image");
+  const int len = static_cast<int>(size);
+  int w = 0, h = 0, comp = 0;
+  // Header only: refuse absurd sizes before the decoder allocates w*h*channels bytes.
+  if (!stbi_info_from_memory(data, len, &w, &h, &comp))
+    throw Error(name + ": not a readable JPEG, PNG or BMP image (" + stbi_failure_reason() + ")");
+  if (w <= 0 || h <= 0 || w > kMaxImageSide || h > kMaxImageSide || int64_t(w) * h > kMaxImagePixels)
+    throw Error(name + ": image header claims " + std::to_string(w) + "x" + std::to_string(h) +
+                " pixels, beyond the " + std::to_string(kMaxImageSide) + "-px side / " +
+                std::to_string(kMaxImagePixels) + "-pixel limit");
+  if (size >= 2 && data[0] == 0xFF && data[1] == 0xD8 && !jpeg_has_end_marker(data, size))
+    throw Error(name + ": truncated JPEG (no end-of-image marker after the scan data)");
+  int dw = 0, dh = 0, dc = 0;
+  stbi_uc* px = stbi_load_from_memory(data, len, &dw, &dh, &dc, channels);
+  if (!px) throw Error(name + ": corrupt image (" + stbi_failure_reason() + ")");
+  if (dw != w || dh != h) {  // cannot happen with a sane decoder; never trust a size we did not check
+    stbi_image_free(px);
+    throw Error(name + ": decoder returned " + std::to_string(dw) + "x" + std::to_string(dh) +
+                " but the header says " + std::to_string(w) + "x" + std::to_string(h));
+  }
+  Image img;
+  img.width = w;
+  img.height = h;
+  img.channels = channels;
+  img.pixels.assign(px, px + size_t(w) * h * channels);
+  stbi_image_free(px);
+  return img;
+}
+
+Image read_image(const std::string& path, int channels) {
+  std::vector<uint8_t> bytes = read_file_bytes(path);
+  return decode_image(bytes.data(), bytes.size(), channels, path);
+}
+
+void resize_box(const ImageView& src, int x, int y, int w, int h, uint8_t* dst, int dst_w, int dst_h) {
+  if (w <= 0 || h <= 0 || x < 0 || y < 0 || x + w > src.width || y + h > src.height || dst_w <= 0 || dst_h <= 0)
+    throw Error("resize_box: box (" + std::to_string(x) + ", " + std::to_string(y) + ", " + std::to_string(w) + "x" +
+                std::to_string(h) + ") to " + std::to_string(dst_w) + "x" + std::to_string(dst_h) +
+                " does not fit a " + std::to_string(src.width) + "x" + std::to_string(src.height) + " image");
+  const int c = src.channels;
+  const size_t stride = size_t(src.width) * c;
+  const uint8_t* origin = src.pixels + size_t(y) * stride + size_t(x) * c;
+  if (w == dst_w && h == dst_h) {  // a plain crop: copy rows
+    for (int r = 0; r < h; ++r) std::memcpy(dst + size_t(r) * dst_w * c, origin + r * stride, size_t(w) * c);
+    return;
+  }
+  // Triangle filter in linear space = bilinear interpolation, widened when shrinking
+  // (torchvision's antialiased BILINEAR; PIL's resize). Clamp: the box acts as the whole image.
+  int ok = stbir_resize_uint8_generic(origin, w, h, static_cast<int>(stride), dst, dst_w, dst_h, dst_w * c, c,
+                                      STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP, STBIR_FILTER_TRIANGLE,
+                                      STBIR_COLORSPACE_LINEAR, nullptr);
+  if (!ok) throw Error("resize_box: stb_image_resize failed (out of memory?)");
+}
+
+Image resize_image(const ImageView& src, int dst_w, int dst_h) {
+  Image out(dst_w, dst_h, src.channels);
+  resize_box(src, 0, 0, src.width, src.height, out.pixels.data(), dst_w, dst_h);
+  return out;
+}
+
+void write_image(const std::string& path, const ImageView& img, int jpeg_quality) {
+  if (img.width <= 0 || img.height <= 0 || img.channels < 1 || img.channels > 4)
+    throw Error(path + ": cannot write an image of " + std::to_string(img.width) + "x" + std::to_string(img.height) +
+                "x" + std::to_string(img.channels));
+  std::string l = lower(path);
+  int ok = 0;
+  if (ends_with(l, ".png"))
+    ok = stbi_write_png(path.c_str(), img.width, img.height, img.channels, img.pixels, img.width * img.channels);
+  else if (ends_with(l, ".jpg") || ends_with(l, ".jpeg"))
+    ok = stbi_write_jpg(path.c_str(), img.width, img.height, img.channels, img.pixels,
+                        std::min(100, std::max(1, jpeg_quality)));
+  else if (ends_with(l, ".bmp"))
+    ok = stbi_write_bmp(path.c_str(), img.width, img.height, img.channels, img.pixels);
+  else
+    throw Error(path + ": unknown image extension (use .png, .jpg, .jpeg or .bmp)");
+  if (!ok) throw Error(path + ": writing the image failed (" + std::strerror(errno) + ")");
+}
+
+}  // namespace trim
