@@ -29,6 +29,10 @@ class Conv2d : public Layer {
   bool has_bias = true;
   Tensor weight, dweight;  // [out_channels, in_channels / groups, kernel, kernel]
   Tensor bias, dbias;      // [out_channels] (empty when has_bias is false)
+
+ private:
+  // im2col and partial weight-gradient scratch when the caller passes no shared workspace.
+  Workspace own_workspace_;
 };
 
 }  // namespace trim
