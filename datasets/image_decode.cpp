@@ -145,6 +145,15 @@ Image decode_image(const uint8_t* data, size_t size, int channels, const std::st
   return img;
 }
 
+ImageInfo read_image_info(const std::string& path) {
+  std::vector<uint8_t> bytes = read_file_bytes(path);
+  if (bytes.empty()) throw Error(path + ": empty file (0 bytes)");
+  ImageInfo info;
+  if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &info.width, &info.height, &info.channels))
+    throw Error(path + ": not a readable JPEG, PNG or BMP image (" + stbi_failure_reason() + ")");
+  return info;
+}
+
 Image read_image(const std::string& path, int channels) {
   std::vector<uint8_t> bytes = read_file_bytes(path);
   return decode_image(bytes.data(), bytes.size(), channels, path);

@@ -53,6 +53,12 @@ std::vector<uint8_t> read_file_bytes(const std::string& path);
 // or corrupt format, a truncated JPEG, or dimensions beyond the limits above.
 Image decode_image(const uint8_t* data, size_t size, int channels, const std::string& name);
 
+// Size and stored channel count (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA) from the header only.
+struct ImageInfo {
+  int width = 0, height = 0, channels = 0;
+};
+ImageInfo read_image_info(const std::string& path);  // Error naming path when unreadable
+
 // read_file_bytes + decode_image.
 Image read_image(const std::string& path, int channels);
 
