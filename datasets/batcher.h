@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "datasets/dataset.h"
+#include "framework/batch_source.h"
 #include "framework/tensor.h"
 
 namespace trim {
@@ -24,21 +25,21 @@ struct BatcherOptions {
   int prefetch = 2;  // batches decoded ahead
 };
 
-class Batcher {
+class Batcher : public BatchSource {
  public:
   Batcher(std::shared_ptr<const Dataset> data, const BatcherOptions& opt);
-  ~Batcher();
+  ~Batcher() override;
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
 
   // Begins epoch `epoch` (0-based); the order is a pure function of seed and epoch.
-  void start_epoch(int epoch);
+  void start_epoch(int epoch) override;
   // Skips the first `batches` batches of the current epoch (used by --resume).
-  void skip(size_t batches);
+  void skip(size_t batches) override;
   // Fills images (N x C x H x W) and labels; returns false when the epoch is over.
-  bool next(Tensor& images, std::vector<int>& labels);
-  size_t batches_per_epoch() const;
-  size_t skipped_samples() const;  // unreadable samples skipped so far in this epoch
+  bool next(Tensor& images, std::vector<int>& labels) override;
+  size_t batches_per_epoch() const override;
+  size_t skipped_samples() const override;  // unreadable samples skipped so far in this epoch
   const Dataset& data() const { return *data_; }
 
  private:

@@ -19,6 +19,9 @@ Model model_from_desc(const std::string& text, const std::string& filename);
 
 void save_weights(const Model& m, const std::string& path);
 void load_weights(Model& m, const std::string& path);
+// The same bytes in memory (checkpoints embed them); `what` names the source in errors.
+std::string serialize_weights(const Model& m);
+void deserialize_weights(Model& m, const std::string& bytes, const std::string& what);
 
 // path is NAME.model (or NAME: ".model" is appended); weights and classes sit beside it.
 void save_model(const Model& m, const std::string& path);

@@ -1,0 +1,176 @@
+#include "framework/model.h"
+
+#include <cstring>
+#include <iomanip>
+#include <set>
+#include <sstream>
+
+#include "framework/model_file.h"
+
+namespace trim {
+
+namespace {
+// Parameters start on 64-byte boundaries inside the blocks so vector kernels see aligned rows.
+size_t align16(size_t n) { return (n + 15) / 16 * 16; }
+}  // namespace
+
+void Model::add(std::unique_ptr<Layer> layer) {
+  if (built_) throw Error("cannot add layer '" + layer->name() + "' to a model that is already built");
+  if (layer->name().empty()) layer->set_name(layer->type() + std::to_string(layers.size() + 1));
+  layers.push_back(std::move(layer));
+}
+
+void Model::build() {
+  if (built_) throw Error("model built twice");
+  if (input.rank() != 3 || input.numel() == 0)
+    throw Error("model input must be channels x height x width, got " + input.str());
+  if (layers.empty()) throw Error("model has no layers");
+  std::set<std::string> names;
+  Shape s = input;
+  for (auto& l : layers) {
+    if (!names.insert(l->name()).second) throw Error("duplicate layer name '" + l->name() + "'");
+    try {
+      s = l->setup(s);
+    } catch (const Error& e) {
+      throw Error("layer '" + l->name() + "' (" + l->type() + "): " + e.what());
+    }
+  }
+  if (s.rank() != 3 || s[1] != 1 || s[2] != 1)
+    throw Error("the last layer '" + layers.back()->name() + "' must produce N x classes x 1 x 1, got " + s.str() +
+                " (end the model with a linear layer or a global average pool)");
+
+  // Move every parameter into one block, gradients into a second block of the same layout.
+  size_t np = 0, nb = 0;
+  for (auto& l : layers)
+    for (auto& p : l->params()) (p.grad ? np : nb) += align16(p.value->numel());
+  param_block_ = Tensor(Shape{static_cast<int>(std::max<size_t>(np, 1))});
+  grad_block_ = Tensor(Shape{static_cast<int>(std::max<size_t>(np, 1))});
+  buffer_block_ = Tensor(Shape{static_cast<int>(std::max<size_t>(nb, 1))});
+  size_t op = 0, ob = 0;
+  for (auto& l : layers) {
+    for (auto& p : l->params()) {
+      Shape shape = p.value->shape();
+      size_t n = p.value->numel();
+      if (p.grad) {
+        Tensor v(shape, param_block_.data() + op), g(shape, grad_block_.data() + op);
+        if (n) std::memcpy(v.data(), p.value->data(), n * sizeof(float));
+        *p.value = std::move(v);
+        *p.grad = std::move(g);
+        op += align16(n);
+      } else {
+        Tensor v(shape, buffer_block_.data() + ob);
+        if (n) std::memcpy(v.data(), p.value->data(), n * sizeof(float));
+        *p.value = std::move(v);
+        ob += align16(n);
+      }
+    }
+  }
+  acts_.resize(layers.size());
+  grads_.resize(2);
+  built_ = true;
+}
+
+void Model::init_params(uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  for (auto& l : layers) l->init_params(rng);
+}
+
+int Model::classes() const { return output_shape()[0]; }
+
+Shape Model::output_shape() const {
+  if (!built_) throw Error("model is not built");
+  return layers.back()->out_shape();
+}
+
+int64_t Model::macs() const {
+  int64_t m = 0;
+  for (const auto& l : layers) m += l->macs();
+  return m;
+}
+
+size_t Model::num_params() const {
+  size_t n = 0;
+  for (const auto& l : layers)
+    for (auto& p : const_cast<Layer&>(*l).params())
+      if (p.grad) n += p.value->numel();
+  return n;
+}
+
+std::vector<NamedParam> Model::params() {
+  std::vector<NamedParam> out;
+  for (auto& l : layers)
+    for (auto& p : l->params()) out.push_back({l->name() + "." + p.name, p.value, p.grad, p.decay});
+  return out;
+}
+
+Layer* Model::find(const std::string& layer_name) {
+  int i = index_of(layer_name);
+  return i < 0 ? nullptr : layers[static_cast<size_t>(i)].get();
+}
+
+int Model::index_of(const std::string& layer_name) const {
+  for (size_t i = 0; i < layers.size(); ++i)
+    if (layers[i]->name() == layer_name) return static_cast<int>(i);
+  return -1;
+}
+
+const Tensor& Model::forward(const Tensor& x, Context& ctx) {
+  if (!built_) throw Error("model is not built");
+  if (x.rank() != 4 || Shape({x.dim(1), x.dim(2), x.dim(3)}) != input)
+    throw Error("model input: expected N x " + input.str() + ", got " + x.shape().str());
+  input_ = &x;
+  for (size_t i = 0; i < layers.size(); ++i) layers[i]->forward(acts_[i], i == 0 ? x : acts_[i - 1], ctx);
+  return acts_.back();
+}
+
+void Model::backward(const Tensor& dlogits, Context& ctx) {
+  if (!input_) throw Error("backward() before forward()");
+  check_shape(dlogits.shape(), acts_.back().shape(), "model backward: dlogits");
+  const Tensor* dout = &dlogits;
+  for (size_t i = layers.size(); i-- > 0;) {
+    Tensor* din = i == 0 ? nullptr : &grads_[i & 1];
+    const Tensor& in = i == 0 ? *input_ : acts_[i - 1];
+    layers[i]->backward(din, *dout, in, acts_[i], ctx);
+    dout = din;
+  }
+}
+
+void Model::zero_grad() { grad_block_.zero(); }
+
+std::vector<uint8_t> Model::decay_mask() const {
+  std::vector<uint8_t> mask(param_block_.numel(), 0);
+  for (const auto& l : layers)
+    for (auto& p : const_cast<Layer&>(*l).params()) {
+      if (!p.grad || !p.decay) continue;
+      size_t off = static_cast<size_t>(p.value->data() - param_block_.data());
+      std::memset(mask.data() + off, 1, p.value->numel());
+    }
+  return mask;
+}
+
+Model Model::clone() const {
+  Model m = model_from_desc(model_to_desc(*this), "<clone>");
+  m.class_names = class_names;
+  auto src = const_cast<Model*>(this)->params();
+  auto dst = m.params();
+  for (size_t i = 0; i < src.size(); ++i) *dst[i].value = *src[i].value;
+  return m;
+}
+
+std::string Model::summary() const {
+  std::ostringstream s;
+  s << std::left << std::setw(16) << "layer" << std::setw(14) << "type" << std::setw(18) << "output"
+    << std::right << std::setw(12) << "params" << std::setw(14) << "MACs" << "\n";
+  s << std::left << std::setw(16) << "input" << std::setw(14) << "" << std::setw(18) << input.str() << "\n";
+  for (const auto& l : layers) {
+    size_t np = 0;
+    for (auto& p : const_cast<Layer&>(*l).params())
+      if (p.grad) np += p.value->numel();
+    s << std::left << std::setw(16) << l->name() << std::setw(14) << l->type() << std::setw(18)
+      << l->out_shape().str() << std::right << std::setw(12) << np << std::setw(14) << l->macs() << "\n";
+  }
+  s << "total: " << num_params() << " parameters, " << macs() << " MACs per image\n";
+  return s.str();
+}
+
+}  // namespace trim
