@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "framework/tensor.h"
@@ -46,33 +47,29 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// stb_image pads a JPEG whose scan data ends early with zeros and reports success, so a
-// half-downloaded photo would train as half grey. A complete JPEG has an EOI marker (FF D9)
-// after its first start-of-scan; inside scan data a literal FF is always stuffed as FF 00, so
-// FF D9 there is the real end. Markers are walked by length up to the first SOS so that the
-// EOI of an embedded EXIF thumbnail does not count.
-bool jpeg_has_end_marker(const uint8_t* d, size_t n) {
-  size_t p = 2;  // past SOI
-  while (p + 1 < n) {
-    if (d[p] != 0xFF) return true;  // not a marker: corrupt in a way stb reports itself
-    uint8_t m = d[p + 1];
-    if (m == 0xFF) {  // fill byte before a marker
-      ++p;
-      continue;
-    }
-    if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // markers without a length
-      p += 2;
-      continue;
-    }
-    if (m == 0xD9) return true;  // EOI before any scan: stb reports the missing image
-    if (p + 3 >= n) return false;
-    size_t len = (size_t(d[p + 2]) << 8) | d[p + 3];
-    p += 2 + len;
-    if (m == 0xDA) break;
+uint32_t le16(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8; }
+uint32_t le32(const uint8_t* p) { return le16(p) | le16(p + 2) << 16; }
+
+// stb_image reads past the end of a BMP as zeros and reports success, so a cut-off BMP would
+// load with black rows. Uncompressed BMPs (the only kind stb decodes) say exactly how many
+// bytes their pixels need: the pixel-data offset plus padded rows times height.
+// Returns the byte count required, or 0 when the header is not one we can size.
+uint64_t bmp_bytes_needed(const uint8_t* d, size_t n) {
+  if (n < 26 || d[0] != 'B' || d[1] != 'M') return 0;
+  uint64_t offset = le32(d + 10), header = le32(d + 14), w, h, bpp;
+  if (header == 12) {  // OS/2 core header: 16-bit sizes
+    w = le16(d + 18);
+    h = le16(d + 20);
+    bpp = le16(d + 24);
+  } else if (header >= 40 && n >= 34) {
+    if (le32(d + 30) != 0 && le32(d + 30) != 3) return 0;  // RLE etc.: let stb decide
+    w = static_cast<uint64_t>(std::abs(static_cast<int32_t>(le32(d + 18))));
+    h = static_cast<uint64_t>(std::abs(static_cast<int32_t>(le32(d + 22))));  // negative: top-down rows
+    bpp = le16(d + 28);
+  } else {
+    return 0;
   }
-  for (size_t q = p; q + 1 < n; ++q)
-    if (d[q] == 0xFF && d[q + 1] == 0xD9) return true;
-  return false;
+  return offset + (bpp * w + 31) / 32 * 4 * h;
 }
 
 }  // namespace
@@ -126,8 +123,8 @@ Image decode_image(const uint8_t* data, size_t size, int channels, const std::st
     throw Error(name + ": image header claims " + std::to_string(w) + "x" + std::to_string(h) +
                 " pixels, beyond the " + std::to_string(kMaxImageSide) + "-px side / " +
                 std::to_string(kMaxImagePixels) + "-pixel limit");
-  if (size >= 2 && data[0] == 0xFF && data[1] == 0xD8 && !jpeg_has_end_marker(data, size))
-    throw Error(name + ": truncated JPEG (no end-of-image marker after the scan data)");
+  if (uint64_t need = bmp_bytes_needed(data, size); need > size)
+    throw Error(name + ": truncated BMP (" + std::to_string(size) + " of " + std::to_string(need) + " bytes)");
   int dw = 0, dh = 0, dc = 0;
   stbi_uc* px = stbi_load_from_memory(data, len, &dw, &dh, &dc, channels);
   if (!px) throw Error(name + ": corrupt image (" + stbi_failure_reason() + ")");

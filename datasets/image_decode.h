@@ -6,8 +6,9 @@
 // traffic and is what the decoders produce anyway.
 //
 // Every failure throws trim::Error naming the file. A decoder is never handed an image whose
-// header claims absurd dimensions, and a JPEG whose entropy-coded data is cut short (which
-// stb_image would silently pad with grey) is rejected as truncated.
+// header claims absurd dimensions. Truncation: stb_image's JPEG decoder insists on the
+// end-of-image marker and its PNG decoder on complete compressed data, but its BMP decoder
+// reads missing rows as zeros, so BMP sizes are checked here.
 #pragma once
 
 #include <cstddef>
@@ -50,7 +51,7 @@ std::vector<uint8_t> read_file_bytes(const std::string& path);
 // Decodes a JPEG, PNG or BMP held in memory into `channels` (1: grey, 3: RGB) channels. Grey
 // sources are replicated to RGB, RGB is turned into luma for grey, alpha is dropped. `name`
 // only labels error messages (usually the path). Throws Error for an empty buffer, an unknown
-// or corrupt format, a truncated JPEG, or dimensions beyond the limits above.
+// or corrupt format, a truncated file, or dimensions beyond the limits above.
 Image decode_image(const uint8_t* data, size_t size, int channels, const std::string& name);
 
 // Size and stored channel count (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA) from the header only.
