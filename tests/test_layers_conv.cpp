@@ -198,8 +198,9 @@ TEST_F(ConvTest, OneAndTwoThreadsAgree) {
   if (omp_get_max_threads() < 2) omp_set_num_threads(2);
   const int saved = omp_get_max_threads();
   std::mt19937_64 rng(5);
-  for (const ConvCase& cc : {ConvCase{4, 6, 7, 6, 3, 1, 1, 1, true}, ConvCase{4, 6, 7, 6, 3, 2, 1, 2, false},
-                             ConvCase{4, 4, 7, 6, 3, 2, 1, 4, true}, ConvCase{4, 6, 7, 6, 1, 1, 0, 1, true}}) {
+  // Each case is several times above the size below which the layer stays on one thread.
+  for (const ConvCase& cc : {ConvCase{8, 8, 16, 14, 3, 1, 1, 1, true}, ConvCase{12, 12, 20, 18, 3, 2, 1, 2, false},
+                             ConvCase{32, 32, 24, 20, 3, 2, 1, 32, true}, ConvCase{16, 16, 16, 14, 1, 1, 0, 1, true}}) {
     SCOPED_TRACE(cc.str());
     Conv2d c(cc.cout, cc.k, cc.s, cc.p, cc.groups, cc.bias);
     c.setup(Shape{cc.cin, cc.h, cc.w});
@@ -224,6 +225,12 @@ TEST_F(ConvTest, OneAndTwoThreadsAgree) {
       dw[run] = c.dweight;
     }
     omp_set_num_threads(saved);
+    std::vector<double> want, wdx, wdw, wdb;
+    naive_conv(want, x, c);
+    EXPECT_TRUE(near_all(y[1], want, "forward, 2 threads"));
+    naive_conv_backward(wdx, wdw, wdb, dy, x, c);
+    EXPECT_TRUE(near_all(dx[1], wdx, "dinput, 2 threads"));
+    EXPECT_TRUE(near_all(dw[1], wdw, "dweight, 2 threads"));
     // Each image's output and input gradient is computed by one thread in one GEMM: identical.
     for (size_t i = 0; i < y[0].numel(); ++i) ASSERT_EQ(y[0][i], y[1][i]) << "output " << i;
     for (size_t i = 0; i < dx[0].numel(); ++i) ASSERT_EQ(dx[0][i], dx[1][i]) << "dinput " << i;

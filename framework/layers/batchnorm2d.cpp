@@ -22,6 +22,9 @@ void check_input(const Tensor& in, const Shape& want, const std::string& name) {
 
 // Sums in double: a channel of a batch holds up to millions of values, and float sums of that
 // many terms lose digits the variance needs.
+// Below this many elements an OpenMP region costs more than the loop.
+constexpr size_t kParallelMin = 1 << 14;
+
 double plane_sum(const float* x, int n) {
   double s = 0.0;
 #pragma omp simd reduction(+ : s)
@@ -109,7 +112,7 @@ void BatchNorm2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
     throw Error(who(name_) + ": training needs more than one value per channel, got input " +
                 in.shape().str());
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (in.numel() >= kParallelMin)
   for (int ch = 0; ch < c; ++ch) {
     float mean, invstd;
     if (train) {
@@ -151,7 +154,7 @@ void BatchNorm2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& 
   const bool train = ctx.mode == Mode::Train;
   const double m = static_cast<double>(n) * hw;
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (in.numel() >= kParallelMin)
   for (int ch = 0; ch < c; ++ch) {
     const float mean = train ? saved_mean[ch] : running_mean[ch];
     const float invstd = train ? saved_invstd[ch]

@@ -102,6 +102,10 @@ void col2im(float* dx, const float* col, const Geom& g) {
   }
 }
 
+// Below this many multiply-adds (or elements) a parallel region costs more than it saves:
+// waking the second thread is microseconds, and far worse when the cores are oversubscribed.
+constexpr int64_t kParallelMin = 1 << 16;
+
 // Contiguous share [begin, end) of `total` items for thread `tid` of `nt`.
 void thread_range(int total, int tid, int nt, int& begin, int& end) {
   begin = static_cast<int>(static_cast<int64_t>(total) * tid / nt);
@@ -220,9 +224,10 @@ void Conv2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
   const float* wt = weight.data();
   const float* b = has_bias ? bias.data() : nullptr;
 
+  const bool par = n * macs() >= kParallelMin;
   if (depthwise()) {
     const int k = kernel, s = stride, p = pad, c = in_channels;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (par)
     for (int i = 0; i < n; ++i) {
       for (int ch = 0; ch < c; ++ch) {
         const float* src = x + (static_cast<size_t>(i) * c + ch) * h * w;
@@ -258,7 +263,7 @@ void Conv2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
   Workspace* wsp = ctx.workspace ? ctx.workspace : &own_workspace_;
   float* scratch = col_size ? wsp->get(col_size * max_threads) : nullptr;
 
-#pragma omp parallel
+#pragma omp parallel if (par)
   {
     const int tid = omp_get_thread_num();
     int i0, i1;
@@ -298,11 +303,12 @@ void Conv2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, c
   const float* dy = doutput.data();
   const float* wt = weight.data();
   float* dx = dinput ? dinput->data() : nullptr;
+  const bool par = n * macs() >= kParallelMin;
 
   // Bias gradient: one channel per iteration, images in order (thread-count independent).
   if (has_bias) {
     float* db = dbias.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (par)
     for (int oc = 0; oc < out_channels; ++oc) {
       float s = 0.f;
       for (int i = 0; i < n; ++i) s += plane_sum(dy + (static_cast<size_t>(i) * out_channels + oc) * ohw, ohw);
@@ -315,7 +321,7 @@ void Conv2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, c
     float* dw = dweight.data();
     // One channel per iteration: its weight gradient sums images in order, so the result does
     // not depend on the thread count.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (par)
     for (int ch = 0; ch < c; ++ch) {
       const float* kw_ = wt + static_cast<size_t>(ch) * k * k;
       float* dkw = dw + static_cast<size_t>(ch) * k * k;
@@ -360,7 +366,7 @@ void Conv2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, c
   float* scratch = wsp->get(slice * max_threads);
   float* dw = dweight.data();
 
-#pragma omp parallel
+#pragma omp parallel if (par)
   {
     const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
     int i0, i1;

@@ -1,0 +1,85 @@
+// dropout.cpp - inverted dropout: kept elements are scaled by 1/(1-p) at training time so that
+// evaluation is the identity.
+#include "framework/layers/dropout.h"
+
+#include <cstdio>
+#include <cstring>
+
+namespace trim {
+
+namespace {
+
+void check_input(const Tensor& in, const Shape& want, const std::string& what) {
+  if (in.rank() != 4 || in.dim(1) != want[0] || in.dim(2) != want[1] || in.dim(3) != want[2])
+    throw Error(what + ": expected input N x " + want.str() + ", got " + in.shape().str());
+}
+
+}  // namespace
+
+Dropout::Dropout(float p_) : p(p_) {
+  if (!(p >= 0.f && p <= 1.f)) throw Error("dropout: p must be in [0, 1], got " + std::to_string(p));
+}
+
+Dropout::Dropout(const LayerDesc& d) {
+  p = d.get_float("p", 0.5f);
+  if (!(p >= 0.f && p <= 1.f)) throw Error(d.where() + ": key 'p' must be in [0, 1], got '" + d.get("p", "") + "'");
+}
+
+Shape Dropout::setup(const Shape& in) {
+  if (in.rank() != 3 || in.numel() == 0)
+    throw Error("dropout '" + name_ + "': input must be channels x height x width, got " + in.str());
+  in_shape_ = out_shape_ = in;
+  return out_shape_;
+}
+
+void Dropout::write_desc(LayerDesc& d) const {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(p));  // round-trips a float exactly
+  d.set("p", buf);
+}
+
+void Dropout::forward(Tensor& out, const Tensor& in, Context& ctx) {
+  check_input(in, in_shape_, "dropout '" + name_ + "'");
+  out.resize(in.shape());
+  const size_t n = in.numel();
+  if (ctx.mode == Mode::Eval) {
+    std::memcpy(out.data(), in.data(), sizeof(float) * n);
+    return;
+  }
+  if (!ctx.rng) throw Error("dropout '" + name_ + "': training mode needs a random generator (Context::rng)");
+  mask.resize(n);  // keeps its capacity: no reallocation once grown
+  // Keep an element when a 32-bit uniform falls below (1-p) * 2^32; one 64-bit draw gives two.
+  const uint64_t keep_below = static_cast<uint64_t>((1.0 - static_cast<double>(p)) * 4294967296.0);
+  std::mt19937_64& rng = *ctx.rng;
+  for (size_t i = 0; i < n; i += 2) {
+    const uint64_t r = rng();
+    mask[i] = (r & 0xffffffffu) < keep_below;
+    if (i + 1 < n) mask[i + 1] = (r >> 32) < keep_below;
+  }
+  // p == 1 drops everything; the scale is then never applied.
+  const float scale = p < 1.f ? 1.f / (1.f - p) : 0.f;
+  const float* x = in.data();
+  float* y = out.data();
+  const uint8_t* m = mask.data();
+  for (size_t i = 0; i < n; ++i) y[i] = m[i] ? x[i] * scale : 0.f;
+}
+
+void Dropout::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
+                       Context& ctx) {
+  check_shape(doutput.shape(), out.shape(), "dropout '" + name_ + "' backward: doutput");
+  if (!dinput) return;
+  dinput->resize(in.shape());
+  const size_t n = doutput.numel();
+  if (ctx.mode == Mode::Eval) {
+    std::memcpy(dinput->data(), doutput.data(), sizeof(float) * n);
+    return;
+  }
+  if (mask.size() != n) throw Error("dropout '" + name_ + "': backward without a matching training forward");
+  const float scale = p < 1.f ? 1.f / (1.f - p) : 0.f;
+  const float* g = doutput.data();
+  float* dx = dinput->data();
+  const uint8_t* m = mask.data();
+  for (size_t i = 0; i < n; ++i) dx[i] = m[i] ? g[i] * scale : 0.f;
+}
+
+}  // namespace trim

@@ -1,0 +1,250 @@
+// pool2d.cpp - MaxPool2d, AvgPool2d and GlobalAvgPool, one (image, channel) plane per OpenMP
+// iteration. Output size is floor((H + 2*pad - size) / stride) + 1 (PyTorch, ceil_mode off).
+#include "framework/layers/pool2d.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+namespace trim {
+
+namespace {
+
+// Below this many input elements an OpenMP region costs more than the loop.
+constexpr size_t kParallelMin = 1 << 14;
+
+void check_input(const Tensor& in, const Shape& want, const std::string& what) {
+  if (in.rank() != 4 || in.dim(1) != want[0] || in.dim(2) != want[1] || in.dim(3) != want[2])
+    throw Error(what + ": expected input N x " + want.str() + ", got " + in.shape().str());
+}
+
+// The pad limit is PyTorch's; it guarantees that every window overlaps the input.
+void check_window(const std::string& what, int kernel, int stride, int pad) {
+  if (kernel <= 0 || stride <= 0 || pad < 0 || pad > kernel / 2)
+    throw Error(what + ": need size > 0, stride > 0, 0 <= pad <= size/2 (size=" + std::to_string(kernel) +
+                " stride=" + std::to_string(stride) + " pad=" + std::to_string(pad) + ")");
+}
+
+// Reads size, stride (= size) and pad.
+void read_window(const LayerDesc& d, int& kernel, int& stride, int& pad) {
+  kernel = d.require_int("size");
+  stride = d.get_int("stride", kernel);
+  pad = d.get_int("pad", 0);
+  check_window(d.where(), kernel, stride, pad);
+}
+
+Shape pooled_shape(const Shape& in, int kernel, int stride, int pad, const std::string& what) {
+  if (in.rank() != 3 || in.numel() == 0)
+    throw Error(what + ": input must be channels x height x width, got " + in.str());
+  const int h = in[1], w = in[2];
+  const int oh = h + 2 * pad < kernel ? 0 : (h + 2 * pad - kernel) / stride + 1;
+  const int ow = w + 2 * pad < kernel ? 0 : (w + 2 * pad - kernel) / stride + 1;
+  if (oh <= 0 || ow <= 0)
+    throw Error(what + ": input " + in.str() + " is smaller than the window (size=" + std::to_string(kernel) +
+                " pad=" + std::to_string(pad) + ")");
+  return Shape{in[0], oh, ow};
+}
+
+void write_window(LayerDesc& d, int kernel, int stride, int pad) {
+  d.set("size", kernel);
+  d.set("stride", stride);
+  d.set("pad", pad);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// MaxPool2d
+
+MaxPool2d::MaxPool2d(const LayerDesc& d) { read_window(d, kernel, stride, pad); }
+
+MaxPool2d::MaxPool2d(int kernel_, int stride_, int pad_) : kernel(kernel_), stride(stride_), pad(pad_) {
+  check_window("maxpool", kernel, stride, pad);
+}
+
+Shape MaxPool2d::setup(const Shape& in) {
+  out_shape_ = pooled_shape(in, kernel, stride, pad, "maxpool '" + name_ + "'");
+  in_shape_ = in;
+  return out_shape_;
+}
+
+void MaxPool2d::write_desc(LayerDesc& d) const { write_window(d, kernel, stride, pad); }
+
+void MaxPool2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
+  check_input(in, in_shape_, "maxpool '" + name_ + "'");
+  const int n = in.dim(0), c = in_shape_[0], h = in_shape_[1], w = in_shape_[2];
+  const int oh = out_shape_[1], ow = out_shape_[2];
+  out.resize(Shape{n, c, oh, ow});
+  argmax.resize(out.numel());  // std::vector keeps its capacity: no reallocation once grown
+  const float* x = in.data();
+  float* y = out.data();
+  int32_t* am = argmax.data();
+  const int planes = n * c;
+#pragma omp parallel for schedule(static) if (in.numel() >= kParallelMin)
+  for (int pl = 0; pl < planes; ++pl) {
+    const float* xp = x + static_cast<size_t>(pl) * h * w;
+    float* yp = y + static_cast<size_t>(pl) * oh * ow;
+    int32_t* ap = am + static_cast<size_t>(pl) * oh * ow;
+    for (int oy = 0; oy < oh; ++oy) {
+      const int y0 = std::max(oy * stride - pad, 0), y1 = std::min(oy * stride - pad + kernel, h);
+      for (int ox = 0; ox < ow; ++ox) {
+        const int x0 = std::max(ox * stride - pad, 0), x1 = std::min(ox * stride - pad + kernel, w);
+        // Padding counts as -inf, so only in-range cells compete; the first maximum wins ties.
+        int best = y0 * w + x0;
+        float bv = xp[best];
+        for (int iy = y0; iy < y1; ++iy)
+          for (int ix = x0; ix < x1; ++ix) {
+            const float v = xp[iy * w + ix];
+            if (v > bv) {
+              bv = v;
+              best = iy * w + ix;
+            }
+          }
+        yp[oy * ow + ox] = bv;
+        ap[oy * ow + ox] = best;
+      }
+    }
+  }
+}
+
+void MaxPool2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
+                         Context& ctx) {
+  check_shape(doutput.shape(), out.shape(), "maxpool '" + name_ + "' backward: doutput");
+  if (argmax.size() != out.numel())
+    throw Error("maxpool '" + name_ + "': backward without a matching forward");
+  if (!dinput) return;
+  const int h = in_shape_[1], w = in_shape_[2];
+  const int ohw = out_shape_[1] * out_shape_[2];
+  dinput->resize(in.shape());
+  const float* dy = doutput.data();
+  float* dx = dinput->data();
+  const int32_t* am = argmax.data();
+  const int planes = in.dim(0) * in_shape_[0];
+#pragma omp parallel for schedule(static) if (in.numel() >= kParallelMin)
+  for (int pl = 0; pl < planes; ++pl) {
+    float* dp = dx + static_cast<size_t>(pl) * h * w;
+    std::memset(dp, 0, sizeof(float) * h * w);
+    const float* gp = dy + static_cast<size_t>(pl) * ohw;
+    const int32_t* ap = am + static_cast<size_t>(pl) * ohw;
+    for (int j = 0; j < ohw; ++j) dp[ap[j]] += gp[j];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// AvgPool2d
+
+AvgPool2d::AvgPool2d(const LayerDesc& d) { read_window(d, kernel, stride, pad); }
+
+AvgPool2d::AvgPool2d(int kernel_, int stride_, int pad_) : kernel(kernel_), stride(stride_), pad(pad_) {
+  check_window("avgpool", kernel, stride, pad);
+}
+
+Shape AvgPool2d::setup(const Shape& in) {
+  out_shape_ = pooled_shape(in, kernel, stride, pad, "avgpool '" + name_ + "'");
+  in_shape_ = in;
+  return out_shape_;
+}
+
+void AvgPool2d::write_desc(LayerDesc& d) const { write_window(d, kernel, stride, pad); }
+
+void AvgPool2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
+  check_input(in, in_shape_, "avgpool '" + name_ + "'");
+  const int n = in.dim(0), c = in_shape_[0], h = in_shape_[1], w = in_shape_[2];
+  const int oh = out_shape_[1], ow = out_shape_[2];
+  out.resize(Shape{n, c, oh, ow});
+  const float* x = in.data();
+  float* y = out.data();
+  const int planes = n * c;
+#pragma omp parallel for schedule(static) if (in.numel() >= kParallelMin)
+  for (int pl = 0; pl < planes; ++pl) {
+    const float* xp = x + static_cast<size_t>(pl) * h * w;
+    float* yp = y + static_cast<size_t>(pl) * oh * ow;
+    for (int oy = 0; oy < oh; ++oy) {
+      const int y0 = std::max(oy * stride - pad, 0), y1 = std::min(oy * stride - pad + kernel, h);
+      for (int ox = 0; ox < ow; ++ox) {
+        const int x0 = std::max(ox * stride - pad, 0), x1 = std::min(ox * stride - pad + kernel, w);
+        float s = 0.f;
+        for (int iy = y0; iy < y1; ++iy)
+          for (int ix = x0; ix < x1; ++ix) s += xp[iy * w + ix];
+        // Padding is excluded from the count (PyTorch's count_include_pad=False).
+        yp[oy * ow + ox] = s / static_cast<float>((y1 - y0) * (x1 - x0));
+      }
+    }
+  }
+}
+
+void AvgPool2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
+                         Context& ctx) {
+  check_shape(doutput.shape(), out.shape(), "avgpool '" + name_ + "' backward: doutput");
+  if (!dinput) return;
+  const int h = in_shape_[1], w = in_shape_[2];
+  const int oh = out_shape_[1], ow = out_shape_[2];
+  dinput->resize(in.shape());
+  const float* dy = doutput.data();
+  float* dx = dinput->data();
+  const int planes = in.dim(0) * in_shape_[0];
+#pragma omp parallel for schedule(static) if (in.numel() >= kParallelMin)
+  for (int pl = 0; pl < planes; ++pl) {
+    float* dp = dx + static_cast<size_t>(pl) * h * w;
+    std::memset(dp, 0, sizeof(float) * h * w);
+    const float* gp = dy + static_cast<size_t>(pl) * oh * ow;
+    for (int oy = 0; oy < oh; ++oy) {
+      const int y0 = std::max(oy * stride - pad, 0), y1 = std::min(oy * stride - pad + kernel, h);
+      for (int ox = 0; ox < ow; ++ox) {
+        const int x0 = std::max(ox * stride - pad, 0), x1 = std::min(ox * stride - pad + kernel, w);
+        const float g = gp[oy * ow + ox] / static_cast<float>((y1 - y0) * (x1 - x0));
+        for (int iy = y0; iy < y1; ++iy)
+          for (int ix = x0; ix < x1; ++ix) dp[iy * w + ix] += g;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GlobalAvgPool
+
+GlobalAvgPool::GlobalAvgPool(const LayerDesc& d) { (void)d; }
+
+Shape GlobalAvgPool::setup(const Shape& in) {
+  if (in.rank() != 3 || in.numel() == 0)
+    throw Error("globalavgpool '" + name_ + "': input must be channels x height x width, got " + in.str());
+  in_shape_ = in;
+  out_shape_ = Shape{in[0], 1, 1};
+  return out_shape_;
+}
+
+void GlobalAvgPool::forward(Tensor& out, const Tensor& in, Context& ctx) {
+  check_input(in, in_shape_, "globalavgpool '" + name_ + "'");
+  const int planes = in.dim(0) * in_shape_[0], hw = in_shape_[1] * in_shape_[2];
+  out.resize(Shape{in.dim(0), in_shape_[0], 1, 1});
+  const float* x = in.data();
+  float* y = out.data();
+  const float inv = 1.f / static_cast<float>(hw);
+#pragma omp parallel for schedule(static) if (in.numel() >= kParallelMin)
+  for (int pl = 0; pl < planes; ++pl) {
+    const float* xp = x + static_cast<size_t>(pl) * hw;
+    float s = 0.f;
+#pragma omp simd reduction(+ : s)
+    for (int j = 0; j < hw; ++j) s += xp[j];
+    y[pl] = s * inv;
+  }
+}
+
+void GlobalAvgPool::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
+                             Context& ctx) {
+  check_shape(doutput.shape(), out.shape(), "globalavgpool '" + name_ + "' backward: doutput");
+  if (!dinput) return;
+  const int planes = in.dim(0) * in_shape_[0], hw = in_shape_[1] * in_shape_[2];
+  dinput->resize(in.shape());
+  const float* dy = doutput.data();
+  float* dx = dinput->data();
+  const float inv = 1.f / static_cast<float>(hw);
+#pragma omp parallel for schedule(static) if (in.numel() >= kParallelMin)
+  for (int pl = 0; pl < planes; ++pl) {
+    const float g = dy[pl] * inv;
+    float* dp = dx + static_cast<size_t>(pl) * hw;
+    for (int j = 0; j < hw; ++j) dp[j] = g;
+  }
+}
+
+}  // namespace trim
