@@ -30,6 +30,13 @@ std::string LayerDesc::where() const {
   return (file.empty() ? std::string("<model>") : file) + ":" + std::to_string(line) + " [" + type + "]";
 }
 
+std::string LayerDesc::where(const std::string& key) const {
+  for (size_t i = 0; i < kv.size() && i < kv_lines.size(); ++i)
+    if (kv[i].first == key)
+      return (file.empty() ? std::string("<model>") : file) + ":" + std::to_string(kv_lines[i]) + " [" + type + "]";
+  return where();
+}
+
 int LayerDesc::get_int(const std::string& key, int dflt) const {
   if (!has(key)) return dflt;
   std::string v = get(key, "");
@@ -37,7 +44,7 @@ int LayerDesc::get_int(const std::string& key, int dflt) const {
   char* end = nullptr;
   long x = std::strtol(v.c_str(), &end, 10);
   if (v.empty() || *end != '\0' || errno == ERANGE || x < -(1L << 30) || x > (1L << 30))
-    throw Error(where() + ": key '" + key + "' must be an integer, got '" + v + "'");
+    throw Error(where(key) + ": key '" + key + "' must be an integer, got '" + v + "'");
   return static_cast<int>(x);
 }
 
@@ -47,7 +54,7 @@ float LayerDesc::get_float(const std::string& key, float dflt) const {
   char* end = nullptr;
   double x = std::strtod(v.c_str(), &end);
   if (v.empty() || *end != '\0' || !std::isfinite(x))
-    throw Error(where() + ": key '" + key + "' must be a number, got '" + v + "'");
+    throw Error(where(key) + ": key '" + key + "' must be a number, got '" + v + "'");
   return static_cast<float>(x);
 }
 
@@ -112,7 +119,7 @@ std::unique_ptr<Layer> make_layer(const LayerDesc& desc) {
     if (p.first == "name") continue;
     bool ok = false;
     for (const auto& k : it->second.keys) ok = ok || k == p.first;
-    if (!ok) throw Error(desc.where() + ": unknown key '" + p.first + "' for layer type '" + desc.type + "'");
+    if (!ok) throw Error(desc.where(p.first) + ": unknown key '" + p.first + "' for layer type '" + desc.type + "'");
   }
   std::unique_ptr<Layer> layer = it->second.make(desc);
   layer->set_name(desc.get("name", ""));

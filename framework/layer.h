@@ -34,6 +34,8 @@ struct LayerDesc {
   void set(const std::string& key, const std::string& value);
   void set(const std::string& key, int value) { set(key, std::to_string(value)); }
   std::string where() const;  // "file:line [type]"
+  std::string where(const std::string& key) const;  // "file:<line of key> [type]"
+  std::vector<int> kv_lines;  // line of each kv entry (parallel to kv; may be empty)
 };
 
 // A trainable parameter or a saved buffer (BN running statistics: grad == nullptr).

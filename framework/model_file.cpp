@@ -141,6 +141,7 @@ Model model_from_desc(const std::string& text, const std::string& filename) {
       throw Error(filename + ":" + std::to_string(lineno) + ": key '" + key + "' given twice in [" +
                   sections.back().type + "]");
     sections.back().kv.emplace_back(key, value);
+    sections.back().kv_lines.push_back(lineno);
   }
   if (sections.empty() || sections.front().type != "input")
     throw Error(filename + ": the first section must be [input] (channels, height, width)");
@@ -148,7 +149,7 @@ Model model_from_desc(const std::string& text, const std::string& filename) {
   const LayerDesc& inp = sections.front();
   for (const auto& kv : inp.kv)
     if (kv.first != "channels" && kv.first != "height" && kv.first != "width")
-      throw Error(inp.where() + ": unknown key '" + kv.first + "' (known: channels, height, width)");
+      throw Error(inp.where(kv.first) + ": unknown key '" + kv.first + "' (known: channels, height, width)");
   int c = inp.require_int("channels"), h = inp.require_int("height"), w = inp.require_int("width");
   if (c <= 0 || h <= 0 || w <= 0 || c > 4096 || h > 16384 || w > 16384)
     throw Error(inp.where() + ": input size " + std::to_string(c) + "x" + std::to_string(h) + "x" +

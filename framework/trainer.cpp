@@ -184,7 +184,8 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data, 
   double total_images = 0, total_seconds = 0;
   Tensor images, dlogits;
   std::vector<int> labels;
-  for (int epoch = ck.epochs_done; epoch < epochs; ++epoch) {
+  const int last_epoch = opt.stop_after > 0 ? std::min(epochs, opt.stop_after) : epochs;
+  for (int epoch = ck.epochs_done; epoch < last_epoch; ++epoch) {
     auto t0 = std::chrono::steady_clock::now();
     ctx.mode = Mode::Train;
     train_data.start_epoch(epoch);

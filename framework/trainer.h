@@ -26,6 +26,8 @@ struct TrainOptions {
   std::string out_dir;          // checkpoints, log.csv; empty: write nothing
   std::string name = "model";   // out_dir/<name>.model (best) and <name>-last.model
   bool resume = false;          // continue from out_dir/checkpoint.trim if it exists
+  int stop_after = 0;           // > 0: return after this many epochs in total (time-boxed runs;
+                                // --resume continues exactly where it stopped)
   bool progress = true;         // progress on stderr
   std::string label = "train";  // prefix of progress lines ("finetune round 2", ...)
 };

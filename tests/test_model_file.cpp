@@ -1,0 +1,218 @@
+// Model descriptions and weight files: round trips, and every kind of bad file gives an Error
+// that names the file and the offending entry.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "framework/model_file.h"
+#include "models/zoo.h"
+#include "temp_dir.h"
+
+namespace trim {
+namespace {
+
+const char* kTiny = R"(# a tiny model
+[input]
+channels=2
+height=6
+width=5
+
+[conv]
+name=c1
+filters=3
+size=3
+pad=1
+bias=0
+[batchnorm]
+name=b1
+[relu]
+[maxpool]
+size=2
+[flatten]
+[linear]
+name=fc
+out=4
+)";
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void write(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary);
+  f << bytes;
+}
+
+TEST(ModelDesc, ParsesShapesNamesAndDefaults) {
+  Model m = model_from_desc(kTiny, "tiny.model");
+  ASSERT_EQ(m.layers.size(), 6u);
+  EXPECT_EQ(m.input, (Shape{2, 6, 5}));
+  EXPECT_EQ(m.layers[0]->name(), "c1");
+  EXPECT_EQ(m.layers[2]->name(), "relu3");  // unnamed: type + position
+  EXPECT_EQ(m.layers[3]->out_shape(), (Shape{3, 3, 2}));
+  EXPECT_EQ(m.classes(), 4);
+  // conv 3x(2*3*3) no bias + BN 2x3 + fc 4x18 + 4
+  EXPECT_EQ(m.num_params(), 54u + 6u + 72u + 4u);
+  EXPECT_EQ(m.macs(), 3 * 6 * 5 * 18 + 18 * 4);
+}
+
+TEST(ModelDesc, WriteParseRoundTripIsStable) {
+  Model a = model_from_desc(kTiny, "tiny.model");
+  std::string d1 = model_to_desc(a);
+  Model b = model_from_desc(d1, "again.model");
+  EXPECT_EQ(model_to_desc(b), d1);
+}
+
+TEST(ModelDesc, ErrorsNameFileLineAndKey) {
+  std::string e = error_of([] { model_from_desc(std::string(kTiny) + "[linear]\nout=3\nbogus=1\n", "m.model"); });
+  EXPECT_NE(e.find("m.model:24"), std::string::npos) << e;
+  EXPECT_NE(e.find("bogus"), std::string::npos) << e;
+  e = error_of([] { model_from_desc("[input]\nchannels=1\nheight=4\nwidth=4\n[convolution]\n", "m.model"); });
+  EXPECT_NE(e.find("unknown layer type 'convolution'"), std::string::npos) << e;
+  EXPECT_NE(e.find("m.model:5"), std::string::npos) << e;
+  e = error_of([] { model_from_desc("[input]\nchannels=1\nheight=4\nwidth=4\n[conv]\nfilters=x3\nsize=3\n", "m.model"); });
+  EXPECT_NE(e.find("filters"), std::string::npos) << e;
+  e = error_of([] { model_from_desc("[conv]\nfilters=3\n", "m.model"); });
+  EXPECT_NE(e.find("[input]"), std::string::npos) << e;
+  e = error_of([] { model_from_desc("[input]\nchannels=1\nheight=4\nwidth=4\n[conv]\nfilters=3\nsize=7\n[flatten]\n[linear]\nout=2\n", "m.model"); });
+  EXPECT_NE(e.find("m.model"), std::string::npos) << e;  // 7x7 kernel on a 4x4 input without padding
+  e = error_of([] { model_from_desc("[input]\nchannels=1\nheight=4\nwidth=4\n[conv]\nname=a\nfilters=3\nsize=1\n[conv]\nname=a\nfilters=3\nsize=1\n[globalavgpool]\n", "m.model"); });
+  EXPECT_NE(e.find("duplicate layer name 'a'"), std::string::npos) << e;
+  e = error_of([] { model_from_desc("[input]\nchannels=1\nheight=4\nwidth=4\nlayers\n", "m.model"); });
+  EXPECT_NE(e.find("m.model:5"), std::string::npos) << e;
+}
+
+class WeightsFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    model = model_from_desc(kTiny, "tiny.model");
+    model.init_params(7);
+    // Non-trivial running statistics so the buffers are checked too.
+    for (auto& p : model.params())
+      if (!p.grad)
+        for (size_t i = 0; i < p.value->numel(); ++i) (*p.value)[i] = 0.5f + 0.25f * static_cast<float>(i);
+    path = dir / "w.weights";
+    save_weights(model, path);
+    bytes = read_file(path);
+  }
+  TempDir dir;
+  Model model;
+  std::string path, bytes;
+};
+
+TEST_F(WeightsFile, RoundTripIsBitExact) {
+  Model b = model_from_desc(kTiny, "tiny.model");
+  load_weights(b, path);
+  auto pa = model.params(), pb = b.params();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) {
+    ASSERT_EQ(pa[i].value->numel(), pb[i].value->numel());
+    for (size_t j = 0; j < pa[i].value->numel(); ++j) ASSERT_EQ((*pa[i].value)[j], (*pb[i].value)[j]) << pa[i].name;
+  }
+}
+
+TEST_F(WeightsFile, TruncatedAtEveryLengthIsAnError) {
+  Model b = model_from_desc(kTiny, "tiny.model");
+  for (size_t n = 0; n < bytes.size(); n += 7) {
+    write(path, bytes.substr(0, n));
+    std::string e = error_of([&] { load_weights(b, path); });
+    ASSERT_FALSE(e.empty()) << "no error at length " << n;
+    ASSERT_NE(e.find(path), std::string::npos) << e;
+  }
+}
+
+TEST_F(WeightsFile, BadMagicVersionChecksumShapeAndMissingTensor) {
+  Model b = model_from_desc(kTiny, "tiny.model");
+  std::string bad = bytes;
+  bad[0] = 'X';
+  write(path, bad);
+  EXPECT_NE(error_of([&] { load_weights(b, path); }).find("bad magic"), std::string::npos);
+  bad = bytes;
+  bad[8] = 9;
+  write(path, bad);
+  EXPECT_NE(error_of([&] { load_weights(b, path); }).find("version 9"), std::string::npos);
+  bad = bytes;
+  bad[bytes.size() - 10] ^= 0x40;  // flip a bit in the last tensor's data
+  write(path, bad);
+  EXPECT_NE(error_of([&] { load_weights(b, path); }).find("checksum"), std::string::npos);
+  // Shape mismatch: weights of a model with 5 outputs into one with 4.
+  std::string desc5 = kTiny;
+  desc5.replace(desc5.find("out=4"), 5, "out=5");
+  Model five = model_from_desc(desc5, "five.model");
+  save_weights(five, path);
+  std::string e = error_of([&] { load_weights(b, path); });
+  EXPECT_NE(e.find("fc.weight"), std::string::npos) << e;
+  EXPECT_NE(e.find("[5, 18]"), std::string::npos) << e;
+  // Missing tensor: a model without the BN layer has no b1.* tensors.
+  std::string nobn = kTiny;
+  nobn.erase(nobn.find("[batchnorm]"), std::string("[batchnorm]\nname=b1\n").size());
+  Model small = model_from_desc(nobn, "nobn.model");
+  save_weights(small, path);
+  e = error_of([&] { load_weights(b, path); });
+  EXPECT_NE(e.find("missing tensor 'b1."), std::string::npos) << e;
+  e = error_of([&] { load_weights(small, dir / "does-not-exist.weights"); });
+  EXPECT_NE(e.find("does-not-exist.weights"), std::string::npos) << e;
+}
+
+TEST_F(WeightsFile, SaveModelWritesThreeFilesAtomically) {
+  model.class_names = {"a", "b", "c", "d"};
+  save_model(model, dir / "net");
+  Model back = load_model(dir / "net.model");
+  EXPECT_EQ(back.class_names, model.class_names);
+  EXPECT_EQ(model_to_desc(back), model_to_desc(model));
+  // No temporary files remain.
+  std::string ls;
+  FILE* p = ::popen(("ls " + dir.path()).c_str(), "r");
+  char buf[256];
+  while (fgets(buf, sizeof buf, p)) ls += buf;
+  ::pclose(p);
+  EXPECT_EQ(ls.find(".tmp"), std::string::npos) << ls;
+  // A class list of the wrong length is refused.
+  write(dir / "net.classes", "a\nb\n");
+  EXPECT_NE(error_of([&] { load_model(dir / "net.model"); }).find("2 class names"), std::string::npos);
+}
+
+TEST(WriteFileAtomic, UnwritableFolderIsAnErrorAndKeepsNothing) {
+  std::string e = error_of([] { write_file_atomic("/nonexistent-dir/x.weights", "abc"); });
+  EXPECT_NE(e.find("/nonexistent-dir/x.weights"), std::string::npos) << e;
+}
+
+TEST(Zoo, ShippedDescriptionsMatchTheBuilders) {
+  // models/*.model are what the builders produce for Fashion-MNIST; keep them in sync.
+  EXPECT_EQ(read_file(std::string(TRIM_SOURCE_DIR) + "/models/sicknet.model"), sicknet_desc(1, 28, 28, 10));
+  MobileNetV1Options o;
+  o.alpha = 0.5f;
+  o.resolution = 28;
+  o.channels = 1;
+  o.classes = 10;
+  o.small_input = true;
+  EXPECT_EQ(read_file(std::string(TRIM_SOURCE_DIR) + "/models/mobilenet_v1_0.5_28.model"), mobilenet_v1_desc(o));
+}
+
+TEST(Zoo, SickNetAndMobileNetSizesMatchTheMethod) {
+  Model s = build_sicknet(1, 28, 28, 10);
+  // METHOD.md: about 29 M multiply-accumulates per image on Fashion-MNIST.
+  EXPECT_NEAR(static_cast<double>(s.macs()), 29e6, 0.5e6);
+  MobileNetV1Options o;  // 1.0 / 224 / 1000 classes
+  Model m = build_mobilenet_v1(o);
+  EXPECT_NEAR(static_cast<double>(m.macs()), 569e6, 4e6);    // Howard et al.: 569 M
+  EXPECT_NEAR(static_cast<double>(m.num_params()), 4.2e6, 0.05e6);  // 4.2 M
+  o.alpha = 0.5f;
+  o.resolution = 28;
+  o.channels = 1;
+  o.classes = 10;
+  o.small_input = true;
+  Model small = build_mobilenet_v1(o);
+  // The last feature map is 2x2: the layer before the global pool.
+  int pool = small.index_of("pool");
+  ASSERT_GT(pool, 0);
+  EXPECT_EQ(small.layers[static_cast<size_t>(pool) - 1]->out_shape(), (Shape{512, 2, 2}));
+}
+
+}  // namespace
+}  // namespace trim
