@@ -1,0 +1,479 @@
+// engine.cpp - InferenceEngine: lowering, fusion, packing, buffer planning and the run loop.
+#include "framework/engine/engine.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <iomanip>
+#include <limits>
+#include <sstream>
+
+#include "framework/engine/passes.h"
+#include "framework/layers/activation.h"
+#include "framework/layers/batchnorm2d.h"
+#include "framework/layers/conv2d.h"
+#include "framework/layers/dropout.h"
+#include "framework/layers/linear.h"
+#include "framework/layers/pool2d.h"
+
+namespace trim {
+
+namespace k = kernels;
+
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+enum class Op { Pointwise, Conv, DwConv, GroupConv, Affine, Clamp, MaxPool, AvgPool, GlobalAvgPool, Flatten, Fc };
+
+const char* op_name(Op op) {
+  switch (op) {
+    case Op::Pointwise: return "pointwise";
+    case Op::Conv: return "conv";
+    case Op::DwConv: return "dwconv3x3";
+    case Op::GroupConv: return "groupconv";
+    case Op::Affine: return "affine";
+    case Op::Clamp: return "clamp";
+    case Op::MaxPool: return "maxpool";
+    case Op::AvgPool: return "avgpool";
+    case Op::GlobalAvgPool: return "globalavgpool";
+    case Op::Flatten: return "flatten";
+    case Op::Fc: return "fc";
+  }
+  return "?";
+}
+
+// Planning helpers: a range of `total` split into `parts` pieces aligned to `granule`.
+void split_range(int total, int parts, int granule, int idx, int& b, int& e) {
+  const int units = (total + granule - 1) / granule;
+  const int base = units / parts, extra = units % parts;
+  const int ub = idx * base + std::min(idx, extra);
+  const int ue = ub + base + (idx < extra ? 1 : 0);
+  b = std::min(total, ub * granule);
+  e = std::min(total, ue * granule);
+}
+
+}  // namespace
+
+namespace engine_detail {
+struct Step {
+  Op op;
+  std::string name;
+  int cin = 0, ih = 0, iw = 0, cout = 0, oh = 0, ow = 0;
+  size_t in_cs = 0, out_cs = 0;
+  int kernel = 1, stride = 1, pad = 0, groups = 1;
+  float vmin = -kInf, vmax = kInf;
+  int64_t macs = 0;
+  // Unpacked parameters, dropped once packed: conv/linear weight [out][in...], bias, or the
+  // affine scale (in w) and shift (in b).
+  std::vector<float> w, b;
+  size_t w_off = 0, b_off = 0;  // into the weight arena
+  bool split_n = false;         // pointwise: threads take column panels rather than rows
+};
+}  // namespace engine_detail
+using engine_detail::Step;
+
+struct InferenceEngine::Impl {
+  std::vector<Step> steps;
+  Tensor weights;   // every packed weight and bias, one block
+  Tensor act[2];    // ping-pong activation buffers
+  Tensor scratch;   // per-thread im2col blocks
+  size_t scratch_per_thread = 0;
+  size_t in_cs = 0;
+};
+
+namespace {
+
+using Impl = InferenceEngine::Impl;
+
+size_t align_cs(int c, const k::KernelTable& t) { return k::round_up(static_cast<size_t>(c), t.channel_align); }
+
+bool has_clamp(Op op) {
+  return op == Op::Pointwise || op == Op::Conv || op == Op::DwConv || op == Op::GroupConv || op == Op::Affine ||
+         op == Op::Clamp || op == Op::Fc;
+}
+
+// One step per layer of the (already folded, dropout-free) model.
+std::vector<Step> lower(const Model& m, const k::KernelTable& t) {
+  std::vector<Step> steps;
+  int c = m.input[0], h = m.input[1], w = m.input[2];
+  for (const auto& lp : m.layers) {
+    const Layer& l = *lp;
+    Step s;
+    s.name = l.name();
+    s.cin = c, s.ih = h, s.iw = w;
+    const Shape& o = l.out_shape();
+    s.cout = o[0], s.oh = o[1], s.ow = o[2];
+    s.macs = l.macs();
+    if (auto* cv = dynamic_cast<const Conv2d*>(&l)) {
+      s.kernel = cv->kernel, s.stride = cv->stride, s.pad = cv->pad, s.groups = cv->groups;
+      s.w.assign(cv->weight.begin(), cv->weight.end());
+      s.b.assign(static_cast<size_t>(s.cout), 0.f);
+      if (cv->has_bias) std::copy(cv->bias.begin(), cv->bias.end(), s.b.begin());
+      if (cv->groups == 1)
+        s.op = cv->kernel == 1 && cv->stride == 1 && cv->pad == 0 ? Op::Pointwise : Op::Conv;
+      else if (cv->depthwise() && cv->kernel == 3 && (cv->stride == 1 || cv->stride == 2))
+        s.op = Op::DwConv;
+      else
+        s.op = Op::GroupConv;
+    } else if (auto* lin = dynamic_cast<const Linear*>(&l)) {
+      s.op = Op::Fc;
+      s.w.assign(lin->weight.begin(), lin->weight.end());
+      s.b.assign(static_cast<size_t>(s.cout), 0.f);
+      if (lin->has_bias) std::copy(lin->bias.begin(), lin->bias.end(), s.b.begin());
+    } else if (auto* bn = dynamic_cast<const BatchNorm2d*>(&l)) {
+      s.op = Op::Affine;  // a batch norm with nothing to fold into
+      s.w.resize(static_cast<size_t>(c));
+      s.b.resize(static_cast<size_t>(c));
+      for (int ch = 0; ch < c; ++ch) {
+        const double sc = bn->gamma[ch] / std::sqrt(static_cast<double>(bn->running_var[ch]) + bn->eps);
+        s.w[ch] = static_cast<float>(sc);
+        s.b[ch] = static_cast<float>(bn->beta[ch] - bn->running_mean[ch] * sc);
+      }
+    } else if (dynamic_cast<const ReLU*>(&l)) {
+      s.op = Op::Clamp, s.vmin = 0.f;
+    } else if (dynamic_cast<const ReLU6*>(&l)) {
+      s.op = Op::Clamp, s.vmin = 0.f, s.vmax = 6.f;
+    } else if (auto* mp = dynamic_cast<const MaxPool2d*>(&l)) {
+      s.op = Op::MaxPool, s.kernel = mp->kernel, s.stride = mp->stride, s.pad = mp->pad;
+    } else if (auto* ap = dynamic_cast<const AvgPool2d*>(&l)) {
+      s.op = Op::AvgPool, s.kernel = ap->kernel, s.stride = ap->stride, s.pad = ap->pad;
+    } else if (dynamic_cast<const GlobalAvgPool*>(&l)) {
+      s.op = Op::GlobalAvgPool;
+    } else if (dynamic_cast<const Flatten*>(&l)) {
+      if (h == 1 && w == 1) {  // already a vector: nothing to move
+        c = o[0], h = o[1], w = o[2];
+        continue;
+      }
+      s.op = Op::Flatten;
+    } else if (dynamic_cast<const Dropout*>(&l)) {
+      continue;  // identity at inference (drop_dropout removed it already)
+    } else {
+      throw Error("inference engine: layer '" + l.name() + "' of type '" + l.type() + "' has no inference step");
+    }
+    steps.push_back(std::move(s));
+    c = o[0], h = o[1], w = o[2];
+  }
+  (void)t;
+  return steps;
+}
+
+// ReLU / ReLU6 become the clamp of the step before them (clamps compose by intersecting).
+void fuse_activations(std::vector<Step>& steps) {
+  std::vector<Step> out;
+  for (auto& s : steps) {
+    if (s.op == Op::Clamp && !out.empty() && has_clamp(out.back().op)) {
+      Step& prev = out.back();
+      prev.vmin = std::max(prev.vmin, s.vmin);
+      prev.vmax = std::min(prev.vmax, s.vmax);
+      prev.name += "+" + s.name;
+      continue;
+    }
+    if (s.op == Op::Clamp) {  // nothing to fuse into: a standalone affine with scale 1, shift 0
+      s.op = Op::Affine;
+      s.w.assign(static_cast<size_t>(s.cin), 1.f);
+      s.b.assign(static_cast<size_t>(s.cin), 0.f);
+    }
+    out.push_back(std::move(s));
+  }
+  steps.swap(out);
+}
+
+// Channel strides and the weight arena: every weight packed once, at a 64-byte boundary.
+void pack_weights(Impl& im, const k::KernelTable& t) {
+  for (auto& s : im.steps) {
+    s.in_cs = 0;  // set by plan_buffers
+    s.out_cs = s.op == Op::Flatten ? static_cast<size_t>(s.cout) : align_cs(s.cout, t);
+  }
+  auto packed_size = [&](const Step& s, size_t& wn, size_t& bn) {
+    wn = bn = 0;
+    switch (s.op) {
+      case Op::Pointwise: wn = k::packed_gemm_b_size(s.cout, s.cin, t.gemm_nr); bn = k::round_up(s.cout, t.gemm_nr); break;
+      case Op::Fc: wn = k::packed_gemm_b_size(s.cout, s.cin, t.gemm_nr); bn = k::round_up(s.cout, t.gemm_nr); break;
+      case Op::Conv:
+        wn = k::packed_gemm_b_size(s.cout, s.kernel * s.kernel * s.cin, t.gemm_nr);
+        bn = k::round_up(s.cout, t.gemm_nr);
+        break;
+      case Op::DwConv: wn = k::packed_dwconv3x3_size(s.cout); bn = k::round_up(s.cout, k::kWeightAlign); break;
+      case Op::GroupConv: wn = s.w.size(); bn = s.b.size(); break;
+      case Op::Affine: wn = s.w.size(); bn = s.b.size(); break;
+      default: break;
+    }
+  };
+  size_t total = 0;
+  for (auto& s : im.steps) {
+    size_t wn, bn;
+    packed_size(s, wn, bn);
+    s.w_off = total;
+    total += k::round_up(wn, 16);
+    s.b_off = total;
+    total += k::round_up(bn, 16);
+  }
+  im.weights = Tensor(Shape{static_cast<int>(std::max<size_t>(total, 1))});
+  float* base = im.weights.data();
+  for (auto& s : im.steps) {
+    float* wp = base + s.w_off;
+    float* bp = base + s.b_off;
+    switch (s.op) {
+      case Op::Pointwise:
+      case Op::Fc:
+        k::pack_gemm_b(s.cout, s.cin, s.w.data(), static_cast<size_t>(s.cin), t.gemm_nr, wp);
+        std::copy(s.b.begin(), s.b.end(), bp);
+        break;
+      case Op::Conv:
+        k::pack_conv2d(s.cout, s.cin, s.kernel, s.w.data(), t.gemm_nr, wp);
+        std::copy(s.b.begin(), s.b.end(), bp);
+        break;
+      case Op::DwConv:
+        k::pack_dwconv3x3(s.cout, s.w.data(), wp);
+        std::copy(s.b.begin(), s.b.end(), bp);
+        break;
+      case Op::GroupConv:
+      case Op::Affine:
+        std::copy(s.w.begin(), s.w.end(), wp);
+        std::copy(s.b.begin(), s.b.end(), bp);
+        break;
+      default: break;
+    }
+    std::vector<float>().swap(s.w);
+    std::vector<float>().swap(s.b);
+  }
+}
+
+// Two ping-pong activation buffers sized for the largest tensor, per-thread im2col scratch, and
+// the thread split of every GEMM. Nothing is allocated after this.
+void plan_buffers(Impl& im, const k::KernelTable& t, const Shape& input, int threads) {
+  const int c0 = input[0];
+  // The network input keeps its channel count as stride when it is narrower than a vector (the
+  // RGB stem: 3 floats per pixel, not 16, is what im2col copies).
+  im.in_cs = c0 < t.channel_align ? static_cast<size_t>(c0) : align_cs(c0, t);
+  size_t biggest = static_cast<size_t>(input[1]) * input[2] * im.in_cs;
+  size_t cs = im.in_cs;
+  size_t scratch = 0;
+  for (auto& s : im.steps) {
+    s.in_cs = cs;
+    biggest = std::max(biggest, static_cast<size_t>(s.oh) * s.ow * s.out_cs);
+    cs = s.out_cs;
+    if (s.op == Op::Conv) scratch = std::max(scratch, k::conv2d_scratch_size(t, s.kernel, s.cin));
+    if (s.op == Op::Pointwise) {
+      // Split along the larger operand (rows of A for big feature maps, weight panels for the
+      // 7x7 and 14x14 layers) unless that leaves one thread much more work than the other.
+      const int m = s.ih * s.iw;
+      const int mb = (m + t.gemm_mr - 1) / t.gemm_mr, nb = (s.cout + t.gemm_nr - 1) / t.gemm_nr;
+      auto imbalance = [&](int units) { return units < threads ? 1e9 : double((units + threads - 1) / threads) * threads / units; };
+      const double im_m = imbalance(mb), im_n = imbalance(nb);
+      const bool prefer_n = s.cout > m;
+      s.split_n = prefer_n ? im_n <= im_m * 1.1 : im_n * 1.1 < im_m;
+    }
+  }
+  for (auto& a : im.act) a = Tensor(Shape{static_cast<int>(std::max<size_t>(biggest, 1))});
+  im.scratch_per_thread = k::round_up(scratch, 16);
+  im.scratch = Tensor(Shape{static_cast<int>(std::max<size_t>(im.scratch_per_thread * threads, 1))});
+}
+
+// Runs one step on `threads` threads (in the calling thread when 1).
+void exec(const Step& s, const k::KernelTable& t, const Impl& im, const float* in, float* out, int threads) {
+  const float* wp = im.weights.data() + s.w_off;
+  const float* bp = im.weights.data() + s.b_off;
+  switch (s.op) {
+    case Op::Pointwise: {
+      const int m = s.ih * s.iw;
+      auto part = [&](int idx, int parts) {
+        int b, e;
+        if (s.split_n) {
+          split_range(s.cout, parts, t.gemm_nr, idx, b, e);
+          if (b < e)
+            t.gemm(m, e - b, s.cin, in, s.in_cs, wp + static_cast<size_t>(b) * s.cin, bp + b, out + b, s.out_cs,
+                   s.vmin, s.vmax);
+        } else {
+          split_range(m, parts, t.gemm_mr, idx, b, e);
+          if (b < e)
+            t.gemm(e - b, s.cout, s.cin, in + b * s.in_cs, s.in_cs, wp, bp, out + b * s.out_cs, s.out_cs, s.vmin,
+                   s.vmax);
+        }
+      };
+      if (threads == 1) {
+        part(0, 1);
+      } else {
+#pragma omp parallel num_threads(threads)
+        part(omp_get_thread_num(), omp_get_num_threads());
+      }
+      break;
+    }
+    case Op::Conv: {
+      const int pixels = s.oh * s.ow;
+      auto part = [&](int idx, int parts) {
+        int b, e;
+        split_range(pixels, parts, t.gemm_mr, idx, b, e);
+        if (b < e)
+          k::conv2d_nhwc(t, in, s.ih, s.iw, s.in_cs, s.cin, out, s.ow, s.out_cs, s.cout, s.kernel, s.stride, s.pad, b, e,
+                         wp, bp, s.vmin, s.vmax, const_cast<float*>(im.scratch.data()) + idx * im.scratch_per_thread);
+      };
+      if (threads == 1) {
+        part(0, 1);
+      } else {
+#pragma omp parallel num_threads(threads)
+        part(omp_get_thread_num(), omp_get_num_threads());
+      }
+      break;
+    }
+    case Op::DwConv: {
+      k::DwConvFn f = s.stride == 1 ? t.dwconv3x3_s1 : t.dwconv3x3_s2;
+      auto part = [&](int idx, int parts) {
+        int b, e;
+        split_range(s.oh, parts, 1, idx, b, e);
+        if (b < e)
+          f(in, s.ih, s.iw, s.in_cs, out, s.ow, s.out_cs, b, e, s.cout, wp, bp, s.pad, s.pad, s.vmin, s.vmax);
+      };
+      if (threads == 1 || s.oh < 2) {
+        part(0, 1);
+      } else {
+#pragma omp parallel num_threads(threads)
+        part(omp_get_thread_num(), omp_get_num_threads());
+      }
+      break;
+    }
+    case Op::GroupConv:
+      k::f32_conv2d_nhwc__ref(in, s.ih, s.iw, s.in_cs, s.cin, out, s.oh, s.ow, s.out_cs, s.cout, s.kernel, s.stride,
+                              s.pad, s.groups, wp, bp, s.vmin, s.vmax);
+      break;
+    case Op::Affine:
+    case Op::Clamp:
+      k::f32_affine_nhwc__ref(in, s.ih * s.iw, s.in_cs, out, s.out_cs, s.cin, wp, bp, s.vmin, s.vmax);
+      break;
+    case Op::MaxPool:
+      k::f32_maxpool2d_nhwc__ref(in, s.ih, s.iw, s.in_cs, out, s.oh, s.ow, s.out_cs, s.cin, s.kernel, s.stride, s.pad);
+      break;
+    case Op::AvgPool:
+      k::f32_avgpool2d_nhwc__ref(in, s.ih, s.iw, s.in_cs, out, s.oh, s.ow, s.out_cs, s.cin, s.kernel, s.stride, s.pad);
+      break;
+    case Op::GlobalAvgPool:
+      t.global_avgpool(in, s.ih * s.iw, s.in_cs, s.cin, out);
+      break;
+    case Op::Flatten:
+      // Channel-major, as training flattens: the next linear layer's columns need no permutation.
+      k::f32_nhwc_to_nchw__ref(in, s.cin, s.ih * s.iw, s.in_cs, out);
+      break;
+    case Op::Fc: {
+      auto part = [&](int idx, int parts) {
+        int b, e;
+        split_range(s.cout, parts, t.gemm_nr, idx, b, e);
+        if (b < e) t.fc(e - b, s.cin, in, wp + static_cast<size_t>(b) * s.cin, bp + b, out + b, s.vmin, s.vmax);
+      };
+      // The classifier is bound by reading its weights: worth two threads only when large.
+      if (threads == 1 || static_cast<int64_t>(s.cin) * s.cout < (1 << 16)) {
+        part(0, 1);
+      } else {
+#pragma omp parallel num_threads(threads)
+        part(omp_get_thread_num(), omp_get_num_threads());
+      }
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+InferenceEngine::InferenceEngine(const Model& model, const EngineOptions& opt)
+    : impl_(new Impl), table_(opt.isa ? opt.isa : &k::kernels()) {
+  if (!model.built()) throw Error("inference engine: the model is not built");
+  threads_ = opt.threads > 0 ? opt.threads : omp_get_max_threads();
+  input_ = model.input;
+  output_ = model.output_shape();
+  Model optimized = optimize_for_inference(model);
+  impl_->steps = lower(optimized, *table_);
+  fuse_activations(impl_->steps);
+  pack_weights(*impl_, *table_);
+  plan_buffers(*impl_, *table_, input_, threads_);
+  for (const auto& s : impl_->steps) {
+    EngineStep e;
+    e.name = s.name;
+    e.kind = op_name(s.op);
+    e.out = Shape{s.cout, s.oh, s.ow};
+    e.macs = s.macs;
+    steps_.push_back(e);
+  }
+  profile_ = opt.profile;
+}
+
+InferenceEngine::~InferenceEngine() = default;
+
+void InferenceEngine::run(const float* in, float* out) {
+  Impl& im = *impl_;
+  const int c = input_[0], pixels = input_[1] * input_[2];
+  float* cur = im.act[0].data();
+  float* nxt = im.act[1].data();
+  // NCHW -> NHWC once at the boundary; rows of pixels split across the threads.
+  auto convert = [&](int idx, int parts) {
+    int b, e;
+    split_range(pixels, parts, 64, idx, b, e);
+    for (int p = b; p < e; ++p)
+      for (int ch = 0; ch < c; ++ch) cur[static_cast<size_t>(p) * im.in_cs + ch] = in[static_cast<size_t>(ch) * pixels + p];
+  };
+  if (threads_ == 1 || pixels < 4096) {
+    convert(0, 1);
+  } else {
+#pragma omp parallel num_threads(threads_)
+    convert(omp_get_thread_num(), omp_get_num_threads());
+  }
+  for (size_t i = 0; i < im.steps.size(); ++i) {
+    const Step& s = im.steps[i];
+    if (!profile_) {
+      exec(s, *table_, im, cur, nxt, threads_);
+    } else {
+      const double t0 = omp_get_wtime();
+      exec(s, *table_, im, cur, nxt, threads_);
+      steps_[i].seconds += omp_get_wtime() - t0;
+      steps_[i].runs += 1;
+    }
+    std::swap(cur, nxt);
+  }
+  const Step& last = im.steps.back();
+  // The output is classes x 1 x 1 (Model::build checks), so NHWC and NCHW coincide.
+  std::memcpy(out, cur, sizeof(float) * static_cast<size_t>(last.cout) * last.oh * last.ow);
+}
+
+const Tensor& InferenceEngine::run(const Tensor& x) {
+  // Shapes are compared dimension by dimension: building a Shape would allocate.
+  const bool single = x.rank() == 3;
+  const int n = single ? 1 : x.dim(0);
+  bool ok = (single || x.rank() == 4) && n >= 1;
+  for (int d = 0; ok && d < 3; ++d) ok = x.dim(single ? d : d + 1) == input_[d];
+  if (!ok) throw Error("inference engine: expected input N x " + input_.str() + ", got " + x.shape().str());
+  bool same = out_.rank() == 4 && out_.dim(0) == n;
+  for (int d = 0; same && d < 3; ++d) same = out_.dim(d + 1) == output_[d];
+  if (!same) out_.resize(Shape{n, output_[0], output_[1], output_[2]});
+  const size_t in_per = input_.numel(), out_per = output_.numel();
+  for (int i = 0; i < n; ++i) run(x.data() + i * in_per, out_.data() + i * out_per);
+  return out_;
+}
+
+int64_t InferenceEngine::macs() const {
+  int64_t m = 0;
+  for (const auto& s : steps_) m += s.macs;
+  return m;
+}
+
+size_t InferenceEngine::weight_bytes() const { return impl_->weights.numel() * sizeof(float); }
+
+size_t InferenceEngine::workspace_bytes() const {
+  return (impl_->act[0].numel() + impl_->act[1].numel() + impl_->scratch.numel()) * sizeof(float);
+}
+
+void InferenceEngine::reset_profile() {
+  for (auto& s : steps_) s.seconds = 0, s.runs = 0;
+}
+
+std::string InferenceEngine::summary() const {
+  std::ostringstream o;
+  o << "inference plan (" << table_->isa << ", " << threads_ << " thread" << (threads_ == 1 ? "" : "s") << ")\n";
+  for (const auto& s : steps_)
+    o << "  " << std::left << std::setw(14) << s.kind << std::setw(18) << s.out.str() << std::right << std::setw(12)
+      << s.macs << "  " << s.name << "\n";
+  o << "  weights " << weight_bytes() / 1024 << " KiB, workspace " << workspace_bytes() / 1024 << " KiB\n";
+  return o.str();
+}
+
+}  // namespace trim

@@ -1,0 +1,84 @@
+// engine.h - the deploy path: a trim::Model turned into a fixed plan of kernel calls.
+//
+// Construction runs the passes (drop_dropout, fold_batchnorm), lowers every layer to a step,
+// fuses ReLU/ReLU6 into the step before it (fuse_activations), packs every weight once into the
+// layout its kernel streams (pack_weights) and plans every buffer (plan_buffers). run() then
+// allocates nothing: it converts the NCHW input to NHWC once, walks the steps on two ping-pong
+// activation buffers, and writes the logits.
+//
+// Activations inside the engine are NHWC with the channel stride rounded up to the kernel
+// table's channel_align (16 for AVX-512, 8 for AVX2, 4 for NEON), so every pixel starts on a
+// vector boundary whatever the channel count (13, 27, ... cost one partial vector, never a
+// slow path). Threads: OpenMP, `threads` per engine; batch 1 is the case that matters (larger
+// batches run image by image).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/kernels/kernels.h"
+#include "framework/model.h"
+#include "framework/tensor.h"
+
+namespace trim {
+
+struct EngineOptions {
+  int threads = 0;  // <= 0: OpenMP's default (omp_get_max_threads())
+  // nullptr: the process-wide choice (kernels::kernels(), i.e. CPU detection or TRIM_ISA).
+  // Tests set it to run the same model on every ISA; nothing else should.
+  const kernels::KernelTable* isa = nullptr;
+  bool profile = false;  // time every step (layer_times())
+};
+
+// One step of the plan, for reports.
+struct EngineStep {
+  std::string name;    // source layers, e.g. "pw3+pw3_bn+pw3_relu"
+  std::string kind;    // "pointwise", "conv", "dwconv3x3", "fc", ...
+  Shape out;           // C, H, W
+  int64_t macs = 0;
+  double seconds = 0;  // accumulated over runs when profiling
+  int runs = 0;
+};
+
+class InferenceEngine {
+ public:
+  explicit InferenceEngine(const Model& model, const EngineOptions& opt = {});
+  ~InferenceEngine();
+  InferenceEngine(const InferenceEngine&) = delete;
+  InferenceEngine& operator=(const InferenceEngine&) = delete;
+
+  // x: N x C x H x W (or C x H x W for one image) matching the model's input. Returns N x K x
+  // 1 x 1 logits; the tensor is owned by the engine and overwritten by the next run (it is
+  // allocated for the largest batch seen so far: run a batch once to make later runs of that
+  // size allocation-free).
+  const Tensor& run(const Tensor& x);
+  // One image: in holds C*H*W floats (NCHW), out receives the model's output (K floats).
+  // Allocates nothing.
+  void run(const float* in, float* out);
+
+  const Shape& input_shape() const { return input_; }
+  const Shape& output_shape() const { return output_; }
+  int threads() const { return threads_; }
+  const char* isa() const { return table_->isa; }
+  int64_t macs() const;                // per image, of the optimized plan
+  size_t weight_bytes() const;         // packed weights and biases
+  size_t workspace_bytes() const;      // activation buffers and per-thread scratch
+  const std::vector<EngineStep>& steps() const { return steps_; }
+  void reset_profile();
+  std::string summary() const;  // one line per step
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  const kernels::KernelTable* table_;
+  int threads_ = 1;
+  bool profile_ = false;
+  Shape input_, output_;
+  std::vector<EngineStep> steps_;
+  Tensor out_;
+};
+
+}  // namespace trim
