@@ -234,4 +234,69 @@ void ImageFolderDataset::channel_stats(size_t max_samples, int threads, std::vec
   }
 }
 
+std::string safe_class_folder_name(const std::string& name) {
+  std::string out;
+  for (char ch : name) {
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+              ch == '_' || ch == '-';
+    out += ok ? ch : '_';
+  }
+  if (out.empty() || out[0] == '.') out = "_" + out;  // never hidden, never "." or ".."
+  return out;
+}
+
+size_t export_image_folder(const Dataset& data, const std::string& dir, const ExportOptions& opt) {
+  const Shape shape = data.sample_shape();
+  const int C = shape[0], H = shape[1], W = shape[2];
+  if (C != 1 && C != 3)
+    throw Error(data.describe() + ": cannot export " + std::to_string(C) + "-channel samples as images (1 or 3)");
+  if (opt.format != "png" && opt.format != "jpg" && opt.format != "bmp")
+    throw Error("export: unknown image format '" + opt.format + "' (png, jpg or bmp)");
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec))
+    throw Error(dir + ": already holds files; export into an empty or new folder");
+
+  const int K = data.num_classes();
+  std::vector<std::string> names = data.class_names();
+  std::vector<std::string> folders(static_cast<size_t>(K));
+  std::vector<bool> keep(size_t(K), opt.classes.empty());
+  for (int c : opt.classes) {
+    if (c < 0 || c >= K) throw Error("export: class " + std::to_string(c) + " outside 0.." + std::to_string(K - 1));
+    keep[size_t(c)] = true;
+  }
+  for (int c = 0; c < K; ++c) {
+    std::string f = safe_class_folder_name(c < int(names.size()) ? names[size_t(c)] : std::to_string(c));
+    for (int d = 0; d < c; ++d)  // two names that become the same folder would merge classes
+      if (folders[size_t(d)] == f) f += "_" + std::to_string(c);
+    folders[size_t(c)] = f;
+    if (keep[size_t(c)]) {
+      fs::create_directories(fs::path(dir) / f, ec);
+      if (ec) throw Error((fs::path(dir) / f).string() + ": cannot create folder (" + ec.message() + ")");
+    }
+  }
+  const int digits = static_cast<int>(std::to_string(data.size()).size());
+  std::vector<size_t> per_class(size_t(K), 0);
+  std::vector<float> buf(shape.numel());
+  Image img(W, H, C);
+  std::mt19937_64 unused(0);  // no augmentation
+  size_t written = 0;
+  for (size_t i = 0; i < data.size(); ++i) {
+    int label = data.label(i);
+    if (!keep[size_t(label)] || (opt.limit && per_class[size_t(label)] >= opt.limit)) continue;
+    if (!data.load(i, buf.data(), false, unused)) continue;  // the data set warned about it
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < W; ++x)
+        for (int c = 0; c < C; ++c) {
+          float v = (buf[(size_t(c) * H + y) * W + x] * opt.std + opt.mean) * 255.f;
+          img.at(x, y, c) = static_cast<uint8_t>(std::lround(std::min(255.f, std::max(0.f, v))));
+        }
+    char file[32];
+    std::snprintf(file, sizeof file, "%0*zu.%s", digits, i, opt.format.c_str());
+    write_image((fs::path(dir) / folders[size_t(label)] / file).string(), img.view(), opt.jpeg_quality);
+    ++per_class[size_t(label)];
+    ++written;
+  }
+  return written;
+}
+
 }  // namespace trim

@@ -38,6 +38,23 @@ struct SampleList {
 // root is missing or not a folder, holds no class folders, or a class folder holds no image.
 SampleList scan_image_folder(const std::string& root, const std::vector<std::string>& exclude = {});
 
+// Writing any data set of 1 or 3 channels out as an image folder (tools/export-images): the
+// class sub-folders are the class names made safe for file names ('/' and other characters
+// outside [A-Za-z0-9._-] become '_'), files are <index in data>.<format>, zero-padded.
+struct ExportOptions {
+  std::string format = "png";  // png (lossless), jpg or bmp
+  int jpeg_quality = 95;
+  std::vector<int> classes;    // only these labels (empty: all)
+  size_t limit = 0;            // at most this many images per class (0: all)
+  // Undoes the data set's normalisation: pixel = round((value * std + mean) * 255).
+  float mean = 0.f, std = 1.f;
+};
+// Returns the number of images written. Error naming the folder when it already holds files
+// (exports are never mixed) or a file cannot be written.
+size_t export_image_folder(const Dataset& data, const std::string& dir, const ExportOptions& opt);
+// The folder name export_image_folder uses for a class name ("T-shirt/top" -> "T-shirt_top").
+std::string safe_class_folder_name(const std::string& name);
+
 class ImageFolderDataset : public Dataset {
  public:
   // name: shown by describe() ("Caltech-101 train"); classes: names of labels 0..K-1.

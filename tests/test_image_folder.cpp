@@ -7,11 +7,14 @@
 
 #include <thread>
 
+#include <filesystem>
+
 #include "framework/tensor.h"
 #include "tests/test_image_fixtures.h"
 
 using namespace trim;
 using trim_test::TempDir;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -210,4 +213,68 @@ TEST(ImageFolder, DecodeAndStatistics) {
   EXPECT_NEAR(mean[0], m, 1e-6);
   EXPECT_NEAR(sd[0], s, 1e-5);
   EXPECT_THROW(d.decode(99), Error);
+}
+
+namespace {
+
+// A data set of known pixels: sample i of class i % 3 has pixel (x, y) = 10 * i + x + y.
+class FakeDataset : public Dataset {
+ public:
+  FakeDataset(int channels, std::vector<std::string> names) : channels_(channels), names_(std::move(names)) {}
+  size_t size() const override { return 9; }
+  Shape sample_shape() const override { return Shape{channels_, 5, 6}; }
+  int num_classes() const override { return static_cast<int>(names_.size()); }
+  std::vector<std::string> class_names() const override { return names_; }
+  int label(size_t i) const override { return static_cast<int>(i % 3); }
+  static int pixel(size_t i, int x, int y, int c) { return int(10 * i) + x + y + 40 * c; }
+  bool load(size_t i, float* out, bool, std::mt19937_64&) const override {
+    for (int c = 0; c < channels_; ++c)
+      for (int y = 0; y < 5; ++y)
+        for (int x = 0; x < 6; ++x) out[(c * 5 + y) * 6 + x] = (pixel(i, x, y, c) / 255.f - 0.5f) / 0.25f;
+    return true;
+  }
+  std::string describe() const override { return "fake"; }
+
+ private:
+  int channels_;
+  std::vector<std::string> names_;
+};
+
+}  // namespace
+
+TEST(ImageFolderExport, WritesLosslessFoldersThatReadBack) {
+  TempDir dir;
+  FakeDataset fake(3, {"T-shirt/top", "..", "a b"});
+  ExportOptions e;
+  e.mean = 0.5f;
+  e.std = 0.25f;
+  EXPECT_EQ(export_image_folder(fake, dir / "all", e), 9u);
+  SampleList list = scan_image_folder(dir / "all");
+  EXPECT_EQ(list.classes, (std::vector<std::string>{"T-shirt_top", "_..", "a_b"}));  // bytewise: T < _ < a
+  ASSERT_EQ(list.samples.size(), 9u);
+  for (const ImageSample& s : list.samples) {
+    size_t i = size_t(std::stoi(fs::path(s.path).stem().string()));
+    EXPECT_EQ(safe_class_folder_name(fake.class_names()[i % 3]), list.classes[size_t(s.label)]);
+    Image img = read_image(s.path, 3);
+    ASSERT_EQ(img.width, 6);
+    ASSERT_EQ(img.height, 5);
+    for (int y = 0; y < 5; ++y)
+      for (int x = 0; x < 6; ++x)
+        for (int c = 0; c < 3; ++c) ASSERT_EQ(img.at(x, y, c), FakeDataset::pixel(i, x, y, c)) << s.path;
+  }
+  // A subset of classes with a per-class limit, as JPEG.
+  e.classes = {0, 2};
+  e.limit = 2;
+  e.format = "jpg";
+  EXPECT_EQ(export_image_folder(fake, dir / "some", e), 4u);
+  EXPECT_EQ(scan_image_folder(dir / "some").classes, (std::vector<std::string>{"T-shirt_top", "a_b"}));
+  // Never into a folder that already holds an export.
+  try {
+    export_image_folder(fake, dir / "some", e);
+    ADD_FAILURE() << "exported into a non-empty folder";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find(dir / "some"), std::string::npos) << err.what();
+  }
+  e.classes = {5};
+  EXPECT_THROW(export_image_folder(fake, dir / "bad", e), Error);
 }
