@@ -1,5 +1,12 @@
 #include "framework/blas.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+#include <strings.h>
+
 #ifdef TRIM_HAVE_OPENBLAS
 #include <cblas.h>
 #endif
@@ -14,6 +21,31 @@ void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
 }
 
 void blas_single_threaded() { openblas_set_num_threads(1); }
+
+const char* blas_core_name() { return openblas_get_corename(); }
+
+void prefer_fast_blas_core(char** argv) {
+  if (std::getenv("OPENBLAS_CORETYPE")) return;
+  const char* off = std::getenv("TRIM_BLAS_REEXEC");
+  if (off && std::strcmp(off, "0") == 0) return;
+#if defined(__x86_64__)
+  const char* core = openblas_get_corename();
+  for (const char* good : {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"})
+    if (core && strcasecmp(core, good) == 0) return;
+  __builtin_cpu_init();
+  const char* want = nullptr;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq"))
+    want = "SkylakeX";
+  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    want = "Haswell";
+  if (!want) return;
+  setenv("OPENBLAS_CORETYPE", want, 1);
+  execv("/proc/self/exe", argv);  // only returns on failure: carry on with the slow core
+#else
+  (void)argv;
+#endif
+}
 #else
 // Plain blocked GEMM: good enough for training on the board; inference uses the packed kernels.
 void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
@@ -46,6 +78,8 @@ void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
 }
 
 void blas_single_threaded() {}
+const char* blas_core_name() { return "none"; }
+void prefer_fast_blas_core(char**) {}
 #endif
 
 }  // namespace trim

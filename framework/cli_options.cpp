@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "framework/blas.h"
 #include "framework/tensor.h"
 
 namespace trim {
@@ -128,6 +129,7 @@ void CliOptions::set(const std::string& name, const std::string& value) {
 }
 
 int run_tool(const char* program, int (*body)(int, char**), int argc, char** argv) {
+  prefer_fast_blas_core(argv);
   try {
     return body(argc, argv);
   } catch (const UsageError& e) {

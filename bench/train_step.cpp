@@ -1,0 +1,108 @@
+// train_step - time of one SGD training step (forward + backward + update) of a model at a given
+// batch size, and per layer, median over runs. Used to tune the training layers and to compare
+// with PyTorch (bench/train_vs_pytorch.sh runs both in one go).
+//
+//   train_step --model sicknet --batch 64 --threads 2 --runs 20 [--layers]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "framework/blas.h"
+#include "framework/cli_options.h"
+#include "framework/loss.h"
+#include "framework/model_file.h"
+#include "framework/optimizer.h"
+#include "framework/threads.h"
+#include "models/zoo.h"
+
+using namespace trim;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+int step_main(int argc, char** argv) {
+  CliOptions o("train_step", "Time training steps (forward + backward + SGD update) of a model.");
+  o.option("model", "sicknet", "built-in model name or NAME.model");
+  o.option("input", "1,28,28", "input C,H,W for built-in models");
+  o.option("classes", "10", "classes for built-in models");
+  o.option("batch", "64", "batch size");
+  o.option("threads", "0", "threads (0: all cores)");
+  o.option("warmup", "3", "warm-up steps");
+  o.option("runs", "20", "timed steps");
+  o.flag("layers", "print forward/backward time per layer");
+  if (!o.parse(argc, argv)) {
+    std::fputs(o.usage().c_str(), stdout);
+    return 0;
+  }
+  std::string spec = o.str("model");
+  Model m;
+  if (spec.size() > 6 && spec.substr(spec.size() - 6) == ".model") {
+    m = load_model(spec);
+  } else {
+    auto in = o.int_list("input");
+    if (in.size() != 3) throw Error("--input must be C,H,W");
+    m = build_model_by_name(spec, in[0], in[1], in[2], o.integer("classes"));
+    m.init_params(1);
+  }
+  ThreadScope ts(o.integer("threads"));
+  const int n = o.integer("batch");
+  Tensor x(Shape{n, m.input[0], m.input[1], m.input[2]}), dlogits;
+  std::mt19937_64 rng(1);
+  std::normal_distribution<float> nd;
+  for (float& v : x) v = nd(rng);
+  std::vector<int> labels(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) labels[static_cast<size_t>(i)] = i % m.classes();
+  Workspace ws;
+  Context ctx;
+  ctx.mode = Mode::Train;
+  ctx.workspace = &ws;
+  ctx.rng = &rng;
+  Sgd sgd(m, SgdOptions());
+  const size_t L = m.layers.size();
+  std::vector<std::vector<double>> fwd(L), bwd(L);
+  std::vector<double> total;
+  std::vector<Tensor> acts(L);
+  std::vector<Tensor> grads(2);
+  const int warm = o.integer("warmup"), runs = o.integer("runs");
+  for (int r = 0; r < warm + runs; ++r) {
+    auto t0 = Clock::now();
+    // The same work as Model::forward/backward, layer by layer so each can be timed.
+    for (size_t i = 0; i < L; ++i) {
+      auto t = Clock::now();
+      m.layers[i]->forward(acts[i], i == 0 ? x : acts[i - 1], ctx);
+      if (r >= warm) fwd[i].push_back(ms_since(t));
+    }
+    softmax_cross_entropy(&dlogits, nullptr, acts[L - 1], labels);
+    m.zero_grad();
+    const Tensor* dout = &dlogits;
+    for (size_t i = L; i-- > 0;) {
+      auto t = Clock::now();
+      Tensor* din = i == 0 ? nullptr : &grads[i & 1];
+      m.layers[i]->backward(din, *dout, i == 0 ? x : acts[i - 1], acts[i], ctx);
+      dout = din;
+      if (r >= warm) bwd[i].push_back(ms_since(t));
+    }
+    sgd.step(0.01f);
+    if (r >= warm) total.push_back(ms_since(t0));
+  }
+  double med = median(total);
+  std::printf("%s batch %d threads %d (OpenBLAS core %s): step %.2f ms median (%.0f images/s)\n", spec.c_str(), n, max_threads(), blas_core_name(), med,
+              1000.0 * n / med);
+  if (o.on("layers"))
+    for (size_t i = 0; i < L; ++i)
+      std::printf("  %-14s %-10s fwd %7.3f ms  bwd %7.3f ms\n", m.layers[i]->name().c_str(), m.layers[i]->type().c_str(),
+                  median(fwd[i]), median(bwd[i]));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return run_tool("train_step", step_main, argc, argv); }
