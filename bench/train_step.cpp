@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <random>
 
 #include "framework/blas.h"
@@ -45,7 +46,14 @@ int step_main(int argc, char** argv) {
   std::string spec = o.str("model");
   Model m;
   if (spec.size() > 6 && spec.substr(spec.size() - 6) == ".model") {
-    m = load_model(spec);
+    // A description without weights is fine for timing: random initialisation.
+    std::ifstream weights(weights_path_for(spec));
+    if (weights) {
+      m = load_model(spec);
+    } else {
+      m = model_from_desc(read_file(spec), spec);
+      m.init_params(1);
+    }
   } else {
     auto in = o.int_list("input");
     if (in.size() != 3) throw Error("--input must be C,H,W");
