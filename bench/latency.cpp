@@ -1,0 +1,293 @@
+// latency.cpp - whole-model inference latency (ncnn's benchncnn in spirit): loads trim model
+// files (or builds the built-in models with random weights), runs warm-up and timed runs at
+// batch 1 through the InferenceEngine and prints median, p90 and min latency, MACs, GFLOP/s and
+// memory. --compare times a second model in alternation with each one and prints the speedup;
+// --layers prints where the time goes; --serve is the protocol bench/peers/ drives.
+//
+//   latency                                  SICK-Net 1x28x28 and MobileNet V1 1.0/224
+//   latency runs/pruned/model.model --compare runs/dense/model.model
+//   latency mobilenet_v1_0.5_224 --threads 2 --runs 100 --json
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "framework/cli_options.h"
+#include "framework/engine/engine.h"
+#include "framework/model_file.h"
+#include "models/zoo.h"
+
+namespace {
+
+using namespace trim;
+
+const char* kDefaultModels[] = {"sicknet", "mobilenet_v1_1.0_224"};
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// A model file, or a built-in name: "sicknet" (1x28x28, 10 classes), "sicknet_<C>x<H>x<W>",
+// "mobilenet_v1_<alpha>_<resolution>" (3 channels, 1000 classes). Built-ins get random weights
+// from a fixed seed (latency does not depend on the values).
+Model load_any(const std::string& spec) {
+  if (ends_with(spec, ".model")) return load_model(spec);
+  Model m;
+  if (spec == "sicknet") {
+    m = build_sicknet(1, 28, 28, 10);
+  } else if (spec.rfind("sicknet_", 0) == 0) {
+    int c = 0, h = 0, w = 0;
+    if (std::sscanf(spec.c_str() + 8, "%dx%dx%d", &c, &h, &w) != 3) throw Error("bad built-in model name '" + spec + "' (sicknet_<C>x<H>x<W>)");
+    m = build_sicknet(c, h, w, 10);
+  } else if (spec.rfind("mobilenet_v1_", 0) == 0) {
+    MobileNetV1Options o;
+    float alpha = 0;
+    int res = 0;
+    if (std::sscanf(spec.c_str() + 13, "%f_%d", &alpha, &res) != 2)
+      throw Error("bad built-in model name '" + spec + "' (mobilenet_v1_<alpha>_<resolution>, e.g. mobilenet_v1_0.5_224)");
+    o.alpha = alpha;
+    o.resolution = res;
+    o.small_input = res < 64;
+    m = build_mobilenet_v1(o);
+  } else {
+    throw Error("'" + spec + "' is neither a .model file nor a built-in model (sicknet, sicknet_<C>x<H>x<W>, mobilenet_v1_<alpha>_<res>)");
+  }
+  m.init_params(1);
+  return m;
+}
+
+struct Bench {
+  std::string spec;
+  Model model;
+  std::unique_ptr<InferenceEngine> engine;
+  std::vector<float> in, out;
+  std::vector<double> ms;  // per timed run
+
+  Bench(const std::string& s, const EngineOptions& o) : spec(s), model(load_any(s)) {
+    engine.reset(new InferenceEngine(model, o));
+    in.resize(model.input.numel());
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> u(-1.f, 1.f);
+    for (auto& v : in) v = u(rng);
+    out.resize(engine->output_shape().numel());
+  }
+  double once() {
+    auto t0 = std::chrono::steady_clock::now();
+    engine->run(in.data(), out.data());
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+};
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = q * (v.size() - 1);
+  const size_t lo = static_cast<size_t>(pos);
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - lo);
+}
+
+double max_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024.0;  // kilobytes on Linux
+}
+
+std::string json_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '"' || c == '\\') o += '\\';
+    o += c;
+  }
+  return o;
+}
+
+// Runs the benches in alternation (run i of each, then run i+1 of each) so a slow patch of the
+// shared machine hits every model alike.
+void measure(std::vector<Bench*>& bs, int warmup, int runs) {
+  for (int i = 0; i < warmup; ++i)
+    for (auto* b : bs) b->once();
+  for (auto* b : bs) b->engine->reset_profile();
+  for (int i = 0; i < runs; ++i)
+    for (auto* b : bs) b->ms.push_back(b->once());
+}
+
+void print_text(const Bench& b, bool layers) {
+  const InferenceEngine& e = *b.engine;
+  const double med = percentile(b.ms, 0.5);
+  const double gflops = 2.0 * e.macs() / (med * 1e-3) * 1e-9;
+  std::printf("%s  input %s  %s, %d thread%s\n", b.spec.c_str(), e.input_shape().str().c_str(), e.isa(), e.threads(),
+              e.threads() == 1 ? "" : "s");
+  std::printf("  latency  median %.3f ms  p90 %.3f ms  min %.3f ms  (%zu runs)\n", med, percentile(b.ms, 0.9),
+              percentile(b.ms, 0.0), b.ms.size());
+  std::printf("  MACs %.1f M  %.1f GFLOP/s  params %.2f M\n", e.macs() * 1e-6, gflops, b.model.num_params() * 1e-6);
+  std::printf("  memory: weights %.2f MiB + buffers %.2f MiB; process peak RSS %.1f MiB\n", e.weight_bytes() / 1048576.0,
+              e.workspace_bytes() / 1048576.0, max_rss_mib());
+  if (layers) {
+    double total = 0;
+    for (const auto& s : e.steps()) total += s.seconds;
+    std::printf("  %-14s %-18s %10s %9s %6s %8s  %s\n", "kind", "output", "MACs", "ms", "%", "GFLOP/s", "layers");
+    for (const auto& s : e.steps()) {
+      const double ms = s.runs ? s.seconds / s.runs * 1e3 : 0;
+      std::printf("  %-14s %-18s %10lld %9.4f %5.1f%% %8.1f  %s\n", s.kind.c_str(), s.out.str().c_str(),
+                  static_cast<long long>(s.macs), ms, total > 0 ? 100.0 * s.seconds / total : 0.0,
+                  ms > 0 ? 2.0 * s.macs / (ms * 1e-3) * 1e-9 : 0.0, s.name.c_str());
+    }
+  }
+}
+
+std::string json_of(const Bench& b, bool layers) {
+  const InferenceEngine& e = *b.engine;
+  std::ostringstream o;
+  o.precision(6);
+  o << "{\"model\": \"" << json_escape(b.spec) << "\", \"isa\": \"" << e.isa() << "\", \"threads\": " << e.threads()
+    << ", \"input\": \"" << e.input_shape().str() << "\", \"macs\": " << e.macs() << ", \"params\": " << b.model.num_params()
+    << ", \"runs\": " << b.ms.size() << ", \"median_ms\": " << percentile(b.ms, 0.5) << ", \"p90_ms\": " << percentile(b.ms, 0.9)
+    << ", \"min_ms\": " << percentile(b.ms, 0.0)
+    << ", \"gflops\": " << 2.0 * e.macs() / (percentile(b.ms, 0.5) * 1e-3) * 1e-9
+    << ", \"weight_bytes\": " << e.weight_bytes() << ", \"buffer_bytes\": " << e.workspace_bytes()
+    << ", \"peak_rss_mib\": " << max_rss_mib();
+  if (layers) {
+    o << ", \"layers\": [";
+    for (size_t i = 0; i < e.steps().size(); ++i) {
+      const auto& s = e.steps()[i];
+      o << (i ? ", " : "") << "{\"name\": \"" << json_escape(s.name) << "\", \"kind\": \"" << s.kind << "\", \"macs\": " << s.macs
+        << ", \"ms\": " << (s.runs ? s.seconds / s.runs * 1e3 : 0) << "}";
+    }
+    o << "]";
+  }
+  o << "}";
+  return o.str();
+}
+
+// --serve: one model, commands on stdin, one JSON line per command on stdout. "run N" times N
+// runs; "input FILE" loads the image; "output" prints the logits; "quit" ends. Peers scripts interleave this with PyTorch
+// and ONNX Runtime in one process tree.
+int serve(Bench& b) {
+  std::string line;
+  std::printf("{\"ready\": true, \"macs\": %lld, \"isa\": \"%s\", \"threads\": %d}\n", static_cast<long long>(b.engine->macs()),
+              b.engine->isa(), b.engine->threads());
+  std::fflush(stdout);
+  while (std::getline(std::cin, line)) {
+    std::istringstream ss(line);
+    std::string cmd;
+    ss >> cmd;
+    if (cmd == "quit") break;
+    if (cmd == "run") {
+      int n = 1;
+      ss >> n;
+      std::printf("{\"ms\": [");
+      for (int i = 0; i < n; ++i) std::printf("%s%.5f", i ? ", " : "", b.once());
+      std::printf("]}\n");
+    } else if (cmd == "input") {  // raw float32 NCHW image from a file, shared with the peers
+      std::string path;
+      ss >> path;
+      std::string bytes = read_file(path);
+      if (bytes.size() != b.in.size() * sizeof(float))
+        throw Error("input file " + path + ": " + std::to_string(bytes.size()) + " bytes, expected " +
+                    std::to_string(b.in.size() * sizeof(float)));
+      std::memcpy(b.in.data(), bytes.data(), bytes.size());
+      std::printf("{\"ok\": true}\n");
+    } else if (cmd == "output") {  // the logits of the fixed input, for cross-checks
+      b.once();
+      std::printf("{\"output\": [");
+      for (size_t i = 0; i < b.out.size(); ++i) std::printf("%s%.7g", i ? ", " : "", b.out[i]);
+      std::printf("]}\n");
+    } else {
+      std::printf("{\"error\": \"unknown command '%s' (run N | input FILE | output | quit)\"}\n", json_escape(cmd).c_str());
+    }
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+int body(int argc, char** argv) {
+  CliOptions cli("latency",
+                 "Inference latency at batch 1. MODEL: a .model file or a built-in name (sicknet, sicknet_<C>x<H>x<W>,\n"
+                 "mobilenet_v1_<alpha>_<res>); none: sicknet and mobilenet_v1_1.0_224 with random weights.\n"
+                 "TRIM_ISA=ref|avx2|avx512|neon forces a kernel path.");
+  cli.option("threads", "1", "OpenMP threads per inference");
+  cli.option("warmup", "10", "untimed runs first");
+  cli.option("runs", "50", "timed runs");
+  cli.option("compare", "", "time this model in alternation with each MODEL and print the speedup of MODEL over it");
+  cli.option("save", "", "write each MODEL (e.g. a built-in) as DIR/<name>.model + .weights and exit");
+  cli.flag("json", "one JSON object per model on stdout");
+  cli.flag("layers", "per-layer time (mean over the timed runs)");
+  cli.flag("serve", "peers protocol: read 'run N' / 'input FILE' / 'output' / 'quit' from stdin (one MODEL)");
+  if (!cli.parse(argc, argv)) {
+    std::cout << cli.usage();
+    return 0;
+  }
+  std::vector<std::string> specs = cli.positional();
+  if (specs.empty()) specs.assign(std::begin(kDefaultModels), std::end(kDefaultModels));
+  EngineOptions o;
+  o.threads = std::max(1, cli.integer("threads"));
+  o.profile = cli.on("layers");
+  const int warmup = std::max(0, cli.integer("warmup")), runs = std::max(1, cli.integer("runs"));
+
+  if (cli.given("save")) {
+    for (const auto& s : specs) {
+      Model m = load_any(s);
+      std::string name = s;
+      if (ends_with(name, ".model")) name = name.substr(name.find_last_of('/') + 1, name.size() - name.find_last_of('/') - 7);
+      save_model(m, cli.str("save") + "/" + name + ".model");
+      std::printf("%s/%s.model\n", cli.str("save").c_str(), name.c_str());
+    }
+    return 0;
+  }
+  if (cli.on("serve")) {
+    if (specs.size() != 1) throw Error("--serve takes exactly one MODEL");
+    Bench b(specs[0], o);
+    return serve(b);
+  }
+
+  std::unique_ptr<Bench> base;
+  if (cli.given("compare")) base.reset(new Bench(cli.str("compare"), o));
+  bool first = true;
+  for (const auto& s : specs) {
+    Bench b(s, o);
+    std::vector<Bench*> group = {&b};
+    if (base) {
+      base->ms.clear();
+      group.push_back(base.get());
+    }
+    measure(group, warmup, runs);
+    if (cli.on("json")) {
+      std::string j = json_of(b, cli.on("layers"));
+      if (base) {
+        const double sp = percentile(base->ms, 0.5) / percentile(b.ms, 0.5);
+        j.pop_back();
+        j += ", \"compare\": " + json_of(*base, false) + ", \"speedup\": " + std::to_string(sp) +
+             ", \"mac_ratio\": " + std::to_string(double(base->engine->macs()) / b.engine->macs()) + "}";
+      }
+      std::printf("%s\n", j.c_str());
+    } else {
+      if (!first) std::printf("\n");
+      print_text(b, cli.on("layers"));
+      if (base) {
+        std::printf("\n");
+        print_text(*base, false);
+        const double sp = percentile(base->ms, 0.5) / percentile(b.ms, 0.5);
+        std::printf("\n  speedup of %s over %s: %.3fx (median %.3f ms vs %.3f ms, same run, alternating); "
+                    "MAC reduction %.3fx (%.1f M vs %.1f M)\n",
+                    b.spec.c_str(), base->spec.c_str(), sp, percentile(b.ms, 0.5), percentile(base->ms, 0.5),
+                    double(base->engine->macs()) / b.engine->macs(), b.engine->macs() * 1e-6, base->engine->macs() * 1e-6);
+      }
+    }
+    first = false;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return trim::run_tool("latency", body, argc, argv); }

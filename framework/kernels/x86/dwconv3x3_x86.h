@@ -1,0 +1,113 @@
+// dwconv3x3_x86.h - the depthwise 3x3 algorithm shared by dwconv_avx2.cpp and
+// dwconv_avx512.cpp; each includes it after defining a vector traits struct V for its ISA
+// (register type, lane count, masked load/store, fma, min/max), so one algorithm is compiled
+// twice with each file's own ISA flags.
+//
+// NHWC, one output row and one block of V::kLanes channels at a time: the nine taps and the
+// bias stay in registers while the row is swept. Rows falling into the zero padding read a
+// small zero buffer with a column stride of 0, so the top and bottom rows take the same fast
+// path as the middle ones; only the border columns (at most two per side) select a zero
+// pointer per tap. Interior pixels go four at a time and share the input vectors neighbouring
+// outputs read (stride 1: 6 columns feed 4 outputs; stride 2: 9 columns). The channel tail is a
+// masked load / store, so any channel count and channel stride work.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+
+#include "framework/kernels/kernels.h"
+
+namespace trim {
+namespace kernels {
+namespace x86_detail {
+
+template <class V, int S>
+void dwconv3x3(const float* in, int ih, int iw, size_t in_cs, float* out, int ow, size_t out_cs, int oy0, int oy1,
+               int channels, const float* w, const float* bias, int pad_top, int pad_left, float vmin, float vmax) {
+  using R = typename V::reg;
+  alignas(64) static const float zeros[16] = {0.f};
+  const size_t wcs = round_up(static_cast<size_t>(channels), kWeightAlign);
+  const R vlo = V::set1(vmin), vhi = V::set1(vmax);
+  // Output columns whose three input columns all lie inside the image.
+  const int ox_lo = std::min(ow, (pad_left + S - 1) / S);
+  int ox_hi = iw - 3 + pad_left >= 0 ? (iw - 3 + pad_left) / S + 1 : 0;
+  ox_hi = std::max(ox_lo, std::min(ow, ox_hi));
+  const size_t row_stride = static_cast<size_t>(iw) * in_cs;
+
+  for (int oy = oy0; oy < oy1; ++oy) {
+    const int iy0 = oy * S - pad_top;
+    // Per kernel row: where input column 0 of this block starts, and the column stride (0 for
+    // a row in the padding: every column then reads the zero buffer).
+    const float* row[3];
+    size_t cstr[3];
+    bool row_ok[3];
+    for (int ky = 0; ky < 3; ++ky) {
+      const int iy = iy0 + ky;
+      row_ok[ky] = iy >= 0 && iy < ih;
+      row[ky] = row_ok[ky] ? in + static_cast<size_t>(iy) * row_stride : zeros;
+      cstr[ky] = row_ok[ky] ? in_cs : 0;
+    }
+    float* orow = out + static_cast<size_t>(oy) * ow * out_cs;
+    for (int c = 0; c < channels; c += V::kLanes) {
+      const typename V::mask m = V::mask_for(channels - c);
+      R k[9];
+      for (int t = 0; t < 9; ++t) k[t] = V::load(w + t * wcs + c);
+      const R b = V::load(bias + c);
+      const float* r[3];
+      for (int ky = 0; ky < 3; ++ky) r[ky] = row[ky] + (row_ok[ky] ? c : 0);
+
+      // One output pixel, any column: taps outside the image read zeros.
+      auto pixel = [&](int ox) {
+        const int ix0 = ox * S - pad_left;
+        R acc = b;
+        for (int ky = 0; ky < 3; ++ky)
+          for (int kx = 0; kx < 3; ++kx) {
+            const int ix = ix0 + kx;
+            const float* p = ix >= 0 && ix < iw ? r[ky] + static_cast<ptrdiff_t>(ix) * static_cast<ptrdiff_t>(cstr[ky]) : zeros;
+            acc = V::fmadd(V::load(p, m), k[ky * 3 + kx], acc);
+          }
+        V::store(orow + static_cast<size_t>(ox) * out_cs + c, m, V::min(V::max(acc, vlo), vhi));
+      };
+
+      for (int ox = 0; ox < ox_lo; ++ox) pixel(ox);
+      int ox = ox_lo;
+      for (; ox + 4 <= ox_hi; ox += 4) {
+        const size_t ix0 = static_cast<size_t>(ox * S - pad_left);
+        R a0 = b, a1 = b, a2 = b, a3 = b;
+        for (int ky = 0; ky < 3; ++ky) {
+          const float* p = r[ky] + ix0 * cstr[ky];
+          const size_t st = cstr[ky];
+          constexpr int NI = 3 * S + 3;  // input columns read by 4 outputs
+          R v[NI];
+          for (int j = 0; j < NI; ++j) v[j] = V::load(p + j * st, m);
+          for (int kx = 0; kx < 3; ++kx) {
+            const R kk = k[ky * 3 + kx];
+            a0 = V::fmadd(v[0 * S + kx], kk, a0);
+            a1 = V::fmadd(v[1 * S + kx], kk, a1);
+            a2 = V::fmadd(v[2 * S + kx], kk, a2);
+            a3 = V::fmadd(v[3 * S + kx], kk, a3);
+          }
+        }
+        float* o = orow + static_cast<size_t>(ox) * out_cs + c;
+        V::store(o, m, V::min(V::max(a0, vlo), vhi));
+        V::store(o + out_cs, m, V::min(V::max(a1, vlo), vhi));
+        V::store(o + 2 * out_cs, m, V::min(V::max(a2, vlo), vhi));
+        V::store(o + 3 * out_cs, m, V::min(V::max(a3, vlo), vhi));
+      }
+      for (; ox < ox_hi; ++ox) {
+        const size_t ix0 = static_cast<size_t>(ox * S - pad_left);
+        R acc = b;
+        for (int ky = 0; ky < 3; ++ky) {
+          const float* p = r[ky] + ix0 * cstr[ky];
+          for (int kx = 0; kx < 3; ++kx) acc = V::fmadd(V::load(p + kx * cstr[ky], m), k[ky * 3 + kx], acc);
+        }
+        V::store(orow + static_cast<size_t>(ox) * out_cs + c, m, V::min(V::max(acc, vlo), vhi));
+      }
+      for (ox = ox_hi; ox < ow; ++ox) pixel(ox);
+    }
+  }
+}
+
+}  // namespace x86_detail
+}  // namespace kernels
+}  // namespace trim
