@@ -34,7 +34,12 @@ template <class P>
 void gate(float* dx, const float* dy, const float* out, size_t n, P pass) {
   const long count = static_cast<long>(n);
 #pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
-  for (long i = 0; i < count; ++i) dx[i] = pass(out[i]) ? dy[i] : 0.f;
+  for (long i = 0; i < count; ++i) {
+    // Load unconditionally so the select vectorises (a conditional load becomes a branch,
+    // mispredicted half the time on ReLU masks).
+    const float g = dy[i];
+    dx[i] = pass(out[i]) ? g : 0.f;
+  }
 }
 
 }  // namespace
