@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -12,7 +13,8 @@
 
 #include "framework/tensor.h"
 
-// The stb implementations live in this one translation unit. Only the formats the image-folder
+// The stb implementations live in this one translation unit (resizing is trim's own, below,
+// checked against stb_image_resize in tests/test_image_decode.cpp). Only the formats the image-folder
 // layouts accept are compiled in, so a GIF or PSD renamed to .jpg is rejected, not decoded.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -27,8 +29,6 @@
 #define STBI_MAX_DIMENSIONS 32768
 #define STB_IMAGE_IMPLEMENTATION
 #include "stb_image.h"
-#define STB_IMAGE_RESIZE_IMPLEMENTATION
-#include "stb_image_resize.h"
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include "stb_image_write.h"
 #pragma GCC diagnostic pop
@@ -156,24 +156,130 @@ Image read_image(const std::string& path, int channels) {
   return decode_image(bytes.data(), bytes.size(), channels, path);
 }
 
+namespace {
+
+// 1-D taps of the antialiased triangle filter from `in` to `out` samples, in fixed point.
+// Sample centres sit at (i + 0.5) * in / out; when shrinking the triangle is widened to the
+// scale so that every input sample contributes (PIL's and torchvision's antialiased
+// bilinear). Taps beyond either end fall on the edge sample (clamp, as stb_image_resize's
+// STBIR_EDGE_CLAMP), so a box of an image behaves like a cropped image.
+constexpr int kWeightBits = 14;
+struct Taps {
+  int max_taps = 0;
+  std::vector<int> first, count;
+  std::vector<int32_t> weight;  // out x max_taps, each row sums to 1 << kWeightBits
+};
+
+Taps triangle_taps(int in, int out) {
+  const double scale = double(in) / out, support = std::max(scale, 1.0);
+  Taps t;
+  t.max_taps = 2 * static_cast<int>(std::ceil(support)) + 2;
+  t.first.resize(size_t(out));
+  t.count.resize(size_t(out));
+  t.weight.assign(size_t(out) * t.max_taps, 0);
+  std::vector<double> w(size_t(t.max_taps) + 2);
+  for (int i = 0; i < out; ++i) {
+    const double center = (i + 0.5) * scale;
+    const int lo = static_cast<int>(std::floor(center - support)), hi = static_cast<int>(std::ceil(center + support));
+    // Accumulate onto clamped indices: first..last stays within [0, in).
+    const int first = std::max(0, lo), last = std::min(in - 1, hi);
+    std::fill(w.begin(), w.end(), 0.0);
+    double total = 0;
+    for (int j = lo; j <= hi; ++j) {
+      double v = 1.0 - std::fabs((j + 0.5 - center) / support);
+      if (v <= 0) continue;
+      w[size_t(std::min(std::max(j, first), last) - first)] += v;
+      total += v;
+    }
+    int n = last - first + 1, skip = 0;
+    while (n > 1 && w[size_t(skip)] == 0) ++skip, --n;  // drop zero taps at both ends
+    while (n > 1 && w[size_t(skip + n - 1)] == 0) --n;
+    t.first[size_t(i)] = first + skip;
+    t.count[size_t(i)] = n;
+    int32_t* dst = &t.weight[size_t(i) * t.max_taps];
+    int32_t sum = 0, big = 0;
+    for (int k = 0; k < n; ++k) {
+      dst[k] = static_cast<int32_t>(std::lround(w[size_t(skip + k)] / total * (1 << kWeightBits)));
+      sum += dst[k];
+      if (dst[k] > dst[big]) big = k;
+    }
+    dst[big] += (1 << kWeightBits) - sum;  // exact unit gain: a flat image stays flat
+  }
+  return t;
+}
+
+inline uint8_t to_byte(int32_t acc) {
+  int32_t v = (acc + (1 << (kWeightBits - 1))) >> kWeightBits;
+  return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+// One row, horizontally: C channels interleaved (C fixed at compile time for 1 and 3).
+template <int C>
+void resample_row(const uint8_t* in, uint8_t* out, int out_w, const Taps& t, int channels) {
+  const int ch = C > 0 ? C : channels;
+  for (int i = 0; i < out_w; ++i) {
+    const int32_t* w = &t.weight[size_t(i) * t.max_taps];
+    const uint8_t* p = in + size_t(t.first[size_t(i)]) * ch;
+    const int n = t.count[size_t(i)];
+    for (int c = 0; c < ch; ++c) {
+      int32_t acc = 0;
+      for (int k = 0; k < n; ++k) acc += w[k] * p[k * ch + c];
+      out[size_t(i) * ch + c] = to_byte(acc);
+    }
+  }
+}
+
+}  // namespace
+
 void resize_box(const ImageView& src, int x, int y, int w, int h, uint8_t* dst, int dst_w, int dst_h) {
   if (w <= 0 || h <= 0 || x < 0 || y < 0 || x + w > src.width || y + h > src.height || dst_w <= 0 || dst_h <= 0)
     throw Error("resize_box: box (" + std::to_string(x) + ", " + std::to_string(y) + ", " + std::to_string(w) + "x" +
                 std::to_string(h) + ") to " + std::to_string(dst_w) + "x" + std::to_string(dst_h) +
                 " does not fit a " + std::to_string(src.width) + "x" + std::to_string(src.height) + " image");
   const int c = src.channels;
-  const size_t stride = size_t(src.width) * c;
+  const size_t stride = size_t(src.width) * c, row = size_t(dst_w) * c;
   const uint8_t* origin = src.pixels + size_t(y) * stride + size_t(x) * c;
   if (w == dst_w && h == dst_h) {  // a plain crop: copy rows
-    for (int r = 0; r < h; ++r) std::memcpy(dst + size_t(r) * dst_w * c, origin + r * stride, size_t(w) * c);
+    for (int r = 0; r < h; ++r) std::memcpy(dst + r * row, origin + r * stride, row);
     return;
   }
-  // Triangle filter in linear space = bilinear interpolation, widened when shrinking
-  // (torchvision's antialiased BILINEAR; PIL's resize). Clamp: the box acts as the whole image.
-  int ok = stbir_resize_uint8_generic(origin, w, h, static_cast<int>(stride), dst, dst_w, dst_h, dst_w * c, c,
-                                      STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP, STBIR_FILTER_TRIANGLE,
-                                      STBIR_COLORSPACE_LINEAR, nullptr);
-  if (!ok) throw Error("resize_box: stb_image_resize failed (out of memory?)");
+  // Separable: horizontal pass into rows of dst_w pixels (skipped when the width is kept),
+  // then the vertical pass, which runs along whole rows and so vectorises.
+  thread_local std::vector<uint8_t> tmp;
+  thread_local std::vector<int32_t> acc;
+  const uint8_t* rows = origin;
+  size_t rows_stride = stride;
+  if (w != dst_w) {
+    const Taps tx = triangle_taps(w, dst_w);
+    tmp.resize(size_t(h) * row);
+    for (int r = 0; r < h; ++r) {
+      const uint8_t* in = origin + r * stride;
+      uint8_t* out = tmp.data() + r * row;
+      if (c == 3) resample_row<3>(in, out, dst_w, tx, c);
+      else if (c == 1) resample_row<1>(in, out, dst_w, tx, c);
+      else resample_row<0>(in, out, dst_w, tx, c);
+    }
+    rows = tmp.data();
+    rows_stride = row;
+  }
+  if (h == dst_h) {
+    for (int r = 0; r < h; ++r) std::memcpy(dst + r * row, rows + r * rows_stride, row);
+    return;
+  }
+  const Taps ty = triangle_taps(h, dst_h);
+  acc.resize(row);
+  for (int i = 0; i < dst_h; ++i) {
+    const int32_t* wt = &ty.weight[size_t(i) * ty.max_taps];
+    int32_t* a = acc.data();
+    std::fill(a, a + row, 0);
+    for (int k = 0; k < ty.count[size_t(i)]; ++k) {
+      const uint8_t* in = rows + size_t(ty.first[size_t(i)] + k) * rows_stride;
+      const int32_t wk = wt[k];
+      for (size_t j = 0; j < row; ++j) a[j] += wk * in[j];
+    }
+    uint8_t* out = dst + i * row;
+    for (size_t j = 0; j < row; ++j) out[j] = to_byte(a[j]);
+  }
 }
 
 Image resize_image(const ImageView& src, int dst_w, int dst_h) {
