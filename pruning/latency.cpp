@@ -2,39 +2,42 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 
+#include "framework/engine/engine.h"
 #include "framework/threads.h"
 
 namespace trim {
 
-std::string latency_engine() { return "Model::forward (eval mode, batch 1)"; }
+std::string latency_engine() {
+  return "InferenceEngine (" + std::string(kernels::kernels().isa) + ", deploy path: BN folded, dropout dropped)";
+}
 
 std::vector<Latency> measure_latency(const std::vector<Model*>& models, const LatencyOptions& opt) {
   if (opt.runs < 1) throw Error("latency: runs must be at least 1");
   ThreadScope scope(opt.threads);
   struct Runner {
-    Model* m;
-    Workspace ws;
-    Context ctx;
-    Tensor x;
+    std::unique_ptr<InferenceEngine> engine;
+    std::vector<float> in, out;
     std::vector<double> ms;
   };
+  EngineOptions eo;
+  eo.threads = opt.threads;
   std::vector<Runner> rs(models.size());
   for (size_t i = 0; i < models.size(); ++i) {
-    rs[i].m = models[i];
-    rs[i].ctx.mode = Mode::Eval;
-    rs[i].ctx.workspace = &rs[i].ws;
-    const Shape& in = models[i]->input;
-    rs[i].x = Tensor(Shape{1, in[0], in[1], in[2]});
+    rs[i].engine = std::make_unique<InferenceEngine>(*models[i], eo);
+    rs[i].in.assign(models[i]->input.numel(), 0.5f);
+    rs[i].out.assign(rs[i].engine->output_shape().numel(), 0.f);
   }
+  auto once = [](Runner& r) {
+    auto t0 = std::chrono::steady_clock::now();
+    r.engine->run(r.in.data(), r.out.data());
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
   for (int w = 0; w < opt.warmup; ++w)
-    for (auto& r : rs) r.m->forward(r.x, r.ctx);
+    for (auto& r : rs) once(r);
   for (int k = 0; k < opt.runs; ++k)
-    for (auto& r : rs) {
-      auto t0 = std::chrono::steady_clock::now();
-      r.m->forward(r.x, r.ctx);
-      r.ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    }
+    for (auto& r : rs) r.ms.push_back(once(r));
   std::vector<Latency> out;
   for (auto& r : rs) {
     std::sort(r.ms.begin(), r.ms.end());

@@ -20,8 +20,9 @@ struct Latency {
   double median_ms = 0, p10_ms = 0, p90_ms = 0;
 };
 
-// One Latency per model, in order. The models are run in eval mode on a batch of one zero-filled
-// image (the cost of dense float inference does not depend on the values).
+// One Latency per model, in order, each run through the inference engine (framework/engine: the
+// deploy path every tool uses) on one image. The input values do not matter: dense float
+// inference costs the same whatever they are.
 std::vector<Latency> measure_latency(const std::vector<Model*>& models, const LatencyOptions& opt);
 
 // What measure_latency runs the models with, for reports.

@@ -266,7 +266,9 @@ std::string report_table(const PruneReport& r) {
       if (x.first == name) f = x.second;
     s << std::setw(8) << f << std::setw(8) << fixed(100.0 * f / r.dense.channels[i].second, 0) << "%\n";
   }
-  if (!r.rounds.empty()) s << "  (* rejected round: past total_threshold, not kept)\n";
+  bool rejected = false;
+  for (const auto& rd : r.rounds) rejected = rejected || !rd.accepted;
+  if (rejected) s << "  (* rejected round: not kept)\n";
   s << "\n";
 
   // Per round and layer: requested vs achieved.
