@@ -161,6 +161,44 @@ TEST(Pool, MaxPoolPaddingIsMinusInfinity) {
   EXPECT_EQ(y[3], -14.f);
 }
 
+TEST(Pool, MaxPoolMatchesNaiveWithTies) {
+  // Values from {0, 1, 2}: many ties, which must go to the first maximum in row-major window
+  // order (PyTorch's rule), on the 2x2/2 fast path and the general path alike.
+  std::mt19937_64 rng(13);
+  std::uniform_int_distribution<int> level(0, 2);
+  struct Case { int k, s, p, h, w; };
+  for (Case c : {Case{2, 2, 0, 6, 8}, Case{2, 2, 0, 7, 5}, Case{3, 2, 1, 7, 6}, Case{2, 1, 1, 4, 5}, Case{3, 3, 0, 9, 7}}) {
+    SCOPED_TRACE("k=" + std::to_string(c.k) + " s=" + std::to_string(c.s) + " p=" + std::to_string(c.p));
+    MaxPool2d m(c.k, c.s, c.p);
+    const Shape out = m.setup(Shape{3, c.h, c.w});
+    Tensor x(Shape{2, 3, c.h, c.w}), y;
+    for (float& v : x) v = static_cast<float>(level(rng));
+    Context ctx = eval_ctx();
+    m.forward(y, x, ctx);
+    const int oh = out[1], ow = out[2];
+    ASSERT_EQ(oh, (c.h + 2 * c.p - c.k) / c.s + 1);
+    for (int pl = 0; pl < 6; ++pl)
+      for (int oy = 0; oy < oh; ++oy)
+        for (int ox = 0; ox < ow; ++ox) {
+          float best = -INFINITY;
+          int arg = -1;
+          for (int ky = 0; ky < c.k; ++ky)
+            for (int kx = 0; kx < c.k; ++kx) {
+              const int iy = oy * c.s - c.p + ky, ix = ox * c.s - c.p + kx;
+              if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
+              const float v = x[static_cast<size_t>(pl) * c.h * c.w + iy * c.w + ix];
+              if (v > best) {
+                best = v;
+                arg = iy * c.w + ix;
+              }
+            }
+          const size_t o = (static_cast<size_t>(pl) * oh + oy) * ow + ox;
+          ASSERT_EQ(y[o], best) << "plane " << pl << " out (" << oy << "," << ox << ")";
+          ASSERT_EQ(m.argmax[o], arg) << "plane " << pl << " out (" << oy << "," << ox << ")";
+        }
+  }
+}
+
 TEST(Pool, MaxPoolGradient) {
   std::mt19937_64 rng(3);
   struct Case { int k, s, p, h, w; };

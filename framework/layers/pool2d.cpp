@@ -85,6 +85,23 @@ void MaxPool2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
     const float* xp = x + static_cast<size_t>(pl) * h * w;
     float* yp = y + static_cast<size_t>(pl) * oh * ow;
     int32_t* ap = am + static_cast<size_t>(pl) * oh * ow;
+    if (kernel == 2 && stride == 2 && pad == 0) {
+      // The common 2x2/2 pool without the window clipping; same scan order and tie rule as
+      // the general loop below.
+      for (int oy = 0; oy < oh; ++oy) {
+        const int r0 = 2 * oy * w, r1 = r0 + w;
+        for (int ox = 0; ox < ow; ++ox) {
+          int best = r0 + 2 * ox;
+          float bv = xp[best];
+          if (xp[r0 + 2 * ox + 1] > bv) bv = xp[best = r0 + 2 * ox + 1];
+          if (xp[r1 + 2 * ox] > bv) bv = xp[best = r1 + 2 * ox];
+          if (xp[r1 + 2 * ox + 1] > bv) bv = xp[best = r1 + 2 * ox + 1];
+          yp[oy * ow + ox] = bv;
+          ap[oy * ow + ox] = best;
+        }
+      }
+      continue;
+    }
     for (int oy = 0; oy < oh; ++oy) {
       const int y0 = std::max(oy * stride - pad, 0), y1 = std::min(oy * stride - pad + kernel, h);
       for (int ox = 0; ox < ow; ++ox) {
