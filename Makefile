@@ -54,16 +54,25 @@ test: build
 
 # Arm: the kernel tests cross-built for Armv8.0-A and run under qemu-aarch64 -cpu cortex-a53.
 ARM_BUILD ?= build-arm
-test-arm: deps
+# The target's zlib (model-file checksums, .gz data sets) is not part of the cross tool chain:
+# deps-arm unpacks Debian's arm64 zlib1g-dev under $(ARM_SYSROOT) (private apt state, dpkg's
+# architecture list untouched) and the cross builds link its static libz.a.
+ARM_SYSROOT ?= build-arm-sysroot
+ARM_ZLIB = -DZLIB_INCLUDE_DIR=$(CURDIR)/$(ARM_SYSROOT)/usr/include \
+  -DZLIB_LIBRARY=$(CURDIR)/$(ARM_SYSROOT)/usr/lib/aarch64-linux-gnu/libz.a
+deps-arm:
+	@[ -f $(ARM_SYSROOT)/usr/lib/aarch64-linux-gnu/libz.a ] || ./cmake/fetch-arm64-debs.sh $(ARM_SYSROOT) zlib1g-dev zlib1g
+
+test-arm: deps deps-arm
 	cmake -S . -B $(ARM_BUILD) -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64.cmake \
-	  -DTRIM_TEST_FILTER='$(ARM_TESTS)' $(CMAKE_FLAGS)
+	  -DTRIM_TEST_FILTER='$(ARM_TESTS)' $(ARM_ZLIB) $(CMAKE_FLAGS)
 	cmake --build $(ARM_BUILD) -j $(JOBS)
 	cd $(ARM_BUILD) && ctest --output-on-failure -j $(JOBS)
 ARM_TESTS ?= test_kernel|test_engine
 
-arm: deps
+arm: deps deps-arm
 	cmake -S . -B build-arm-static -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64.cmake -DTRIM_STATIC=ON \
-	  -DTRIM_TEST_FILTER='^$$'
+	  -DTRIM_TEST_FILTER='^$$' $(ARM_ZLIB)
 	cmake --build build-arm-static -j $(JOBS) --target latency train eval prune
 	@echo "aarch64 binaries: build-arm-static/bin/{latency,train,eval,prune} (static; copy to the board)"
 

@@ -1,11 +1,11 @@
 // dwconv_avx2.cpp - f32_dwconv3x3_s1__avx2 and f32_dwconv3x3_s2__avx2: depthwise 3x3 on NHWC
-// activations, 8 channels per ymm, bias + clamp fused. The algorithm is in dwconv3x3_x86.h;
+// activations, 8 channels per ymm, bias + clamp fused. The algorithm is in dwconv3x3_simd.h;
 // this file supplies the AVX2 vector operations. vmaskmov costs extra uops, so only a partial
 // channel block (the tail) uses it.
 #include <immintrin.h>
 
 #include "framework/kernels/kernels.h"
-#include "framework/kernels/x86/dwconv3x3_x86.h"
+#include "framework/kernels/dwconv3x3_simd.h"
 #include "framework/kernels/x86/x86_kernels.h"
 
 namespace trim {
@@ -38,14 +38,14 @@ struct Avx2 {
 void f32_dwconv3x3_s1__avx2(const float* in, int ih, int iw, size_t in_cs, float* out, int ow,
                             size_t out_cs, int oy0, int oy1, int channels, const float* w,
                             const float* bias, int pad_top, int pad_left, float vmin, float vmax) {
-  x86_detail::dwconv3x3<Avx2, 1>(in, ih, iw, in_cs, out, ow, out_cs, oy0, oy1, channels, w, bias, pad_top, pad_left,
+  simd_detail::dwconv3x3<Avx2, 1>(in, ih, iw, in_cs, out, ow, out_cs, oy0, oy1, channels, w, bias, pad_top, pad_left,
                                  vmin, vmax);
 }
 
 void f32_dwconv3x3_s2__avx2(const float* in, int ih, int iw, size_t in_cs, float* out, int ow,
                             size_t out_cs, int oy0, int oy1, int channels, const float* w,
                             const float* bias, int pad_top, int pad_left, float vmin, float vmax) {
-  x86_detail::dwconv3x3<Avx2, 2>(in, ih, iw, in_cs, out, ow, out_cs, oy0, oy1, channels, w, bias, pad_top, pad_left,
+  simd_detail::dwconv3x3<Avx2, 2>(in, ih, iw, in_cs, out, ow, out_cs, oy0, oy1, channels, w, bias, pad_top, pad_left,
                                  vmin, vmax);
 }
 

@@ -1,6 +1,6 @@
 // dwconv_avx512.cpp - f32_dwconv3x3_s1__avx512 and f32_dwconv3x3_s2__avx512: depthwise 3x3
 // on NHWC activations, 16 channels per zmm, bias + clamp fused. The algorithm is in
-// dwconv3x3_x86.h; this file supplies the AVX-512 vector operations (masks are free here, so
+// dwconv3x3_simd.h; this file supplies the AVX-512 vector operations (masks are free here, so
 // the channel tail costs nothing extra).
 #include <immintrin.h>
 
@@ -10,7 +10,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include "framework/kernels/kernels.h"
-#include "framework/kernels/x86/dwconv3x3_x86.h"
+#include "framework/kernels/dwconv3x3_simd.h"
 #include "framework/kernels/x86/x86_kernels.h"
 
 namespace trim {
@@ -35,14 +35,14 @@ struct Avx512 {
 void f32_dwconv3x3_s1__avx512(const float* in, int ih, int iw, size_t in_cs, float* out, int ow,
                               size_t out_cs, int oy0, int oy1, int channels, const float* w,
                               const float* bias, int pad_top, int pad_left, float vmin, float vmax) {
-  x86_detail::dwconv3x3<Avx512, 1>(in, ih, iw, in_cs, out, ow, out_cs, oy0, oy1, channels, w, bias, pad_top, pad_left,
+  simd_detail::dwconv3x3<Avx512, 1>(in, ih, iw, in_cs, out, ow, out_cs, oy0, oy1, channels, w, bias, pad_top, pad_left,
                                    vmin, vmax);
 }
 
 void f32_dwconv3x3_s2__avx512(const float* in, int ih, int iw, size_t in_cs, float* out, int ow,
                               size_t out_cs, int oy0, int oy1, int channels, const float* w,
                               const float* bias, int pad_top, int pad_left, float vmin, float vmax) {
-  x86_detail::dwconv3x3<Avx512, 2>(in, ih, iw, in_cs, out, ow, out_cs, oy0, oy1, channels, w, bias, pad_top, pad_left,
+  simd_detail::dwconv3x3<Avx512, 2>(in, ih, iw, in_cs, out, ow, out_cs, oy0, oy1, channels, w, bias, pad_top, pad_left,
                                    vmin, vmax);
 }
 

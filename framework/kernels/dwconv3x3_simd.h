@@ -1,7 +1,7 @@
-// dwconv3x3_x86.h - the depthwise 3x3 algorithm shared by dwconv_avx2.cpp and
-// dwconv_avx512.cpp; each includes it after defining a vector traits struct V for its ISA
-// (register type, lane count, masked load/store, fma, min/max), so one algorithm is compiled
-// twice with each file's own ISA flags.
+// dwconv3x3_simd.h - the depthwise 3x3 algorithm shared by x86/dwconv_avx2.cpp,
+// x86/dwconv_avx512.cpp and arm/dwconv_neon.cpp; each includes it after defining a vector
+// traits struct V for its ISA (register type, lane count, masked load/store, fma, min/max), so
+// one algorithm is compiled once per ISA with that file's own flags.
 //
 // NHWC, one output row and one block of V::kLanes channels at a time: the nine taps and the
 // bias stay in registers while the row is swept. Rows falling into the zero padding read a
@@ -19,7 +19,7 @@
 
 namespace trim {
 namespace kernels {
-namespace x86_detail {
+namespace simd_detail {
 
 template <class V, int S>
 void dwconv3x3(const float* in, int ih, int iw, size_t in_cs, float* out, int ow, size_t out_cs, int oy0, int oy1,
@@ -108,6 +108,6 @@ void dwconv3x3(const float* in, int ih, int iw, size_t in_cs, float* out, int ow
   }
 }
 
-}  // namespace x86_detail
+}  // namespace simd_detail
 }  // namespace kernels
 }  // namespace trim
