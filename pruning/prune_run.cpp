@@ -149,6 +149,7 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
     rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     write_file_atomic(dir + PruneOutputs::report_json, report_json(rep));
     write_file_atomic(dir + PruneOutputs::report_txt, report_table(rep));
+    write_file_atomic(dir + PruneOutputs::summary, report_comparison(rep));
   };
 
   Model current = dense.clone();

@@ -19,6 +19,7 @@ struct PruneOutputs {
   static constexpr const char* model = "pruned.model";  // + pruned.weights, pruned.classes
   static constexpr const char* report_json = "report.json";
   static constexpr const char* report_txt = "report.txt";
+  static constexpr const char* summary = "summary.md";  // dense vs pruned table (Markdown)
   static constexpr const char* scan_csv = "scan.csv";  // every round's scan; scan_roundN.svg each
   static constexpr const char* config = "config.ini";  // the effective settings
 };

@@ -221,6 +221,25 @@ std::string report_summary(const PruneReport& r) {
   return s.str();
 }
 
+std::string report_comparison(const PruneReport& r) {
+  std::ostringstream s;
+  s << "| model | test accuracy | parameters | MACs | latency (ms, batch 1) | speedup |\n";
+  s << "|---|---:|---:|---:|---:|---:|\n";
+  auto row = [&](const std::string& name, const ModelFigures& f) {
+    s << "| " << name << " | " << pct(f.test_acc) << " | " << thousands(f.params) << " | " << millions(f.macs)
+      << " | " << fixed(f.latency_ms, 3) << " | "
+      << (f.latency_ms > 0 && r.dense.latency_ms > 0 ? "x" + fixed(r.dense.latency_ms / f.latency_ms, 2) : "-")
+      << " |\n";
+  };
+  row("dense", r.dense);
+  int accepted = 0;
+  for (const auto& rd : r.rounds) accepted += rd.accepted && rd.has_model;
+  row("pruned (" + r.criterion + ", " + r.mode + ", " + std::to_string(accepted) + " round" +
+          (accepted == 1 ? "" : "s") + ")",
+      r.final_model);
+  return s.str();
+}
+
 std::string report_table(const PruneReport& r) {
   std::ostringstream s;
   s << "pruning report: " << r.model_path << "\n";
@@ -290,7 +309,7 @@ std::string report_table(const PruneReport& r) {
     s << "\nnot prunable:\n";
     for (const auto& n : r.notes) s << "  " << n << "\n";
   }
-  s << "\n" << report_summary(r) << "\n";
+  s << "\n" << report_comparison(r) << "\n" << report_summary(r) << "\n";
   return s.str();
 }
 

@@ -51,6 +51,10 @@ struct PruneReport {
 std::string report_json(const PruneReport& r);
 std::string report_table(const PruneReport& r);
 
+// The dense vs pruned comparison as a Markdown table (test accuracy, parameters, MACs, latency,
+// speedup): what make demo prints and the README shows.
+std::string report_comparison(const PruneReport& r);
+
 // One line: "dense 92.10% -> pruned 91.60% (test), MACs x4.2, latency 3.1 -> 0.9 ms (x3.4)".
 std::string report_summary(const PruneReport& r);
 
