@@ -116,7 +116,7 @@ int Model::index_of(const std::string& layer_name) const {
 
 const Tensor& Model::forward(const Tensor& x, Context& ctx) {
   if (!built_) throw Error("model is not built");
-  if (x.rank() != 4 || Shape({x.dim(1), x.dim(2), x.dim(3)}) != input)
+  if (x.rank() != 4 || x.dim(1) != input[0] || x.dim(2) != input[1] || x.dim(3) != input[2])
     throw Error("model input: expected N x " + input.str() + ", got " + x.shape().str());
   input_ = &x;
   for (size_t i = 0; i < layers.size(); ++i) layers[i]->forward(acts_[i], i == 0 ? x : acts_[i - 1], ctx);
@@ -125,7 +125,8 @@ const Tensor& Model::forward(const Tensor& x, Context& ctx) {
 
 void Model::backward(const Tensor& dlogits, Context& ctx) {
   if (!input_) throw Error("backward() before forward()");
-  check_shape(dlogits.shape(), acts_.back().shape(), "model backward: dlogits");
+  if (dlogits.shape() != acts_.back().shape())
+    check_shape(dlogits.shape(), acts_.back().shape(), "model backward: dlogits");
   const Tensor* dout = &dlogits;
   for (size_t i = layers.size(); i-- > 0;) {
     Tensor* din = i == 0 ? nullptr : &grads_[i & 1];

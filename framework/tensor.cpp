@@ -1,11 +1,30 @@
 #include "framework/tensor.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <sstream>
 
 namespace trim {
+
+void Dims::assign(const int* b, const int* e) {
+  if (e - b > 4) throw Error("tensors have at most 4 dimensions, got " + std::to_string(e - b));
+  n_ = 0;
+  for (const int* p = b; p != e; ++p) d_[n_++] = *p;
+}
+
+void Dims::push_back(int v) {
+  if (n_ == 4) throw Error("tensors have at most 4 dimensions");
+  d_[n_++] = v;
+}
+
+bool Dims::operator==(const Dims& o) const {
+  if (n_ != o.n_) return false;
+  for (int i = 0; i < n_; ++i)
+    if (d_[i] != o.d_[i]) return false;
+  return true;
+}
 
 size_t Shape::numel() const {
   if (dims.empty()) return 0;
@@ -25,8 +44,15 @@ std::string Shape::str() const {
   return s.str();
 }
 
+namespace {
+std::atomic<size_t> g_tensor_allocations{0};
+}
+
+size_t tensor_allocations() { return g_tensor_allocations.load(std::memory_order_relaxed); }
+
 float* aligned_alloc_floats(size_t n) {
   if (n == 0) return nullptr;
+  g_tensor_allocations.fetch_add(1, std::memory_order_relaxed);
   size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
   void* p = std::aligned_alloc(64, bytes);
   if (!p) throw std::bad_alloc();

@@ -21,12 +21,36 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& what) : std::runtime_error(what) {}
 };
 
+// Up to 4 dimensions stored inline: building and comparing shapes in the training step must not
+// touch the heap (the step allocates nothing after the first batch).
+class Dims {
+ public:
+  Dims() = default;
+  Dims(std::initializer_list<int> d) { assign(d.begin(), d.end()); }
+  explicit Dims(const std::vector<int>& d) { assign(d.data(), d.data() + d.size()); }
+  size_t size() const { return static_cast<size_t>(n_); }
+  bool empty() const { return n_ == 0; }
+  int operator[](size_t i) const { return d_[i]; }
+  int& operator[](size_t i) { return d_[i]; }
+  const int* begin() const { return d_; }
+  const int* end() const { return d_ + n_; }
+  void push_back(int v);
+  bool operator==(const Dims& o) const;
+  bool operator!=(const Dims& o) const { return !(*this == o); }
+  operator std::vector<int>() const { return std::vector<int>(begin(), end()); }
+
+ private:
+  void assign(const int* b, const int* e);
+  int d_[4] = {0, 0, 0, 0};
+  int n_ = 0;
+};
+
 struct Shape {
-  std::vector<int> dims;
+  Dims dims;
 
   Shape() = default;
   Shape(std::initializer_list<int> d) : dims(d) {}
-  explicit Shape(std::vector<int> d) : dims(std::move(d)) {}
+  explicit Shape(const std::vector<int>& d) : dims(d) {}
 
   int rank() const { return static_cast<int>(dims.size()); }
   int operator[](int i) const { return dims[static_cast<size_t>(i)]; }
@@ -40,6 +64,8 @@ struct Shape {
 // 64-byte aligned float buffer (cache line and AVX-512 register width).
 float* aligned_alloc_floats(size_t n);
 void aligned_free_floats(float* p);
+// Number of aligned_alloc_floats calls so far (tests check that training steps allocate nothing).
+size_t tensor_allocations();
 
 class Tensor {
  public:
