@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <string>
@@ -11,10 +12,61 @@
 
 #include "framework/blas.h"
 #include "framework/layers/activation.h"
+#include "framework/layers/batchnorm2d.h"
+#include "framework/layers/conv2d.h"
 #include "framework/layers/dropout.h"
 #include "framework/layers/linear.h"
 #include "framework/layers/pool2d.h"
 #include "tests/gradient_check.h"
+
+// Heap allocation counter for the steady-state test at the end: the executable's malloc family
+// wraps glibc's and counts while `g_count_allocs` is set (glibc only, and not under
+// AddressSanitizer, which owns malloc itself).
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+#define TRIM_COUNT_ALLOCS 1
+#include <atomic>
+#include <cstdlib>
+extern "C" {
+void* __libc_malloc(size_t);
+void* __libc_calloc(size_t, size_t);
+void* __libc_realloc(void*, size_t);
+void* __libc_memalign(size_t, size_t);
+}
+static std::atomic<bool> g_count_allocs{false};
+static std::atomic<long> g_allocs{0};
+static void note_alloc() {
+  if (g_count_allocs.load(std::memory_order_relaxed)) g_allocs.fetch_add(1, std::memory_order_relaxed);
+}
+extern "C" {
+void* malloc(size_t n) {
+  note_alloc();
+  return __libc_malloc(n);
+}
+void* calloc(size_t a, size_t b) {
+  note_alloc();
+  return __libc_calloc(a, b);
+}
+void* realloc(void* p, size_t n) {
+  note_alloc();
+  return __libc_realloc(p, n);
+}
+void* aligned_alloc(size_t al, size_t n) {
+  note_alloc();
+  return __libc_memalign(al, n);
+}
+void* memalign(size_t al, size_t n) {
+  note_alloc();
+  return __libc_memalign(al, n);
+}
+int posix_memalign(void** out, size_t al, size_t n) {
+  note_alloc();
+  void* p = __libc_memalign(al, n);
+  if (!p) return 12;  // ENOMEM
+  *out = p;
+  return 0;
+}
+}
+#endif
 
 namespace trim {
 namespace {
@@ -499,6 +551,68 @@ TEST(Descriptions, RoundTripAndDefaults) {
   EXPECT_THROW(make_layer(desc("dropout", {{"p", "2"}})), Error);
   EXPECT_THROW(make_layer(desc("avgpool", {{"size", "2"}, {"pad", "2"}})), Error);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Steady state: after the first batch, a training step allocates nothing.
+
+#ifdef TRIM_COUNT_ALLOCS
+TEST(SteadyState, SecondTrainingStepDoesNotAllocate) {
+  blas_single_threaded();
+  // Batch 16 takes the layers' multi-threaded paths, batch 1 their serial ones.
+  for (int batch : {16, 1}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    std::vector<std::unique_ptr<Layer>> layers;
+    layers.emplace_back(new Conv2d(8, 3, 1, 1, 1, true));
+    layers.emplace_back(new BatchNorm2d());
+    layers.emplace_back(new ReLU());
+    layers.emplace_back(new Conv2d(8, 3, 2, 1, 8, false));  // depthwise
+    layers.emplace_back(new ReLU6());
+    layers.emplace_back(new Conv2d(16, 1, 1, 0, 2, true));  // grouped 1x1: no im2col
+    layers.emplace_back(new MaxPool2d(2, 2));
+    layers.emplace_back(new AvgPool2d(3, 1, 1));
+    layers.emplace_back(new Flatten());
+    layers.emplace_back(new Linear(64, true));
+    layers.emplace_back(new Dropout(0.5f));
+    layers.emplace_back(new Linear(10, false));
+    Shape s{3, 32, 32};
+    std::mt19937_64 rng(14);
+    for (size_t i = 0; i < layers.size(); ++i) {
+      layers[i]->set_name("l" + std::to_string(i));
+      s = layers[i]->setup(s);
+      layers[i]->init_params(rng);
+    }
+    Tensor x(Shape{batch, 3, 32, 32});
+    gradcheck::fill_uniform(x, rng);
+    std::vector<Tensor> acts(layers.size()), grads(2);
+    Tensor dlast;
+    Workspace ws;
+    Context ctx;
+    ctx.mode = Mode::Train;
+    ctx.workspace = &ws;
+    ctx.rng = &rng;
+    auto step = [&]() {
+      for (size_t i = 0; i < layers.size(); ++i) layers[i]->forward(acts[i], i ? acts[i - 1] : x, ctx);
+      if (dlast.numel() != acts.back().numel()) {
+        dlast = Tensor(acts.back().shape());
+        gradcheck::fill_uniform(dlast, rng);
+      }
+      const Tensor* dout = &dlast;
+      for (size_t i = layers.size(); i-- > 0;) {
+        Tensor* din = i ? &grads[i & 1] : nullptr;
+        layers[i]->backward(din, *dout, i ? acts[i - 1] : x, acts[i], ctx);
+        dout = din;
+      }
+    };
+    step();
+    g_allocs = 0;
+    g_count_allocs = true;
+    step();
+    step();
+    g_count_allocs = false;
+    EXPECT_EQ(g_allocs.load(), 0);
+  }
+}
+#endif
 
 }  // namespace
 }  // namespace trim

@@ -11,9 +11,21 @@ namespace {
 // Below this many elements an OpenMP region costs more than the loop.
 constexpr size_t kParallelMin = 1 << 14;
 
-void check_input(const Tensor& in, const Shape& want, const std::string& what) {
-  if (in.rank() != 4 || in.dim(1) != want[0] || in.dim(2) != want[1] || in.dim(3) != want[2])
-    throw Error(what + ": expected input N x " + want.str() + ", got " + in.shape().str());
+// Shape checks run every step: they compare integers and build a message only on failure
+// (strings allocate, and the training step must not).
+bool has_dims(const Tensor& t, int n, int c, int h, int w) {
+  return t.rank() == 4 && t.dim(0) == n && t.dim(1) == c && t.dim(2) == h && t.dim(3) == w;
+}
+
+void check_input(const Tensor& in, const Shape& want, const char* type, const std::string& name) {
+  if (in.rank() == 4 && in.dim(1) == want[0] && in.dim(2) == want[1] && in.dim(3) == want[2]) return;
+  throw Error(std::string(type) + " '" + name + "': expected input N x " + want.str() + ", got " + in.shape().str());
+}
+
+void check_doutput(const Tensor& dout, int n, const Shape& want, const char* type, const std::string& name) {
+  if (has_dims(dout, n, want[0], want[1], want[2])) return;
+  throw Error(std::string(type) + " '" + name + "' backward: expected doutput " + std::to_string(n) + " x " +
+              want.str() + ", got " + dout.shape().str());
 }
 
 Shape setup_elementwise(const Shape& in, const std::string& what) {
@@ -22,10 +34,17 @@ Shape setup_elementwise(const Shape& in, const std::string& what) {
   return in;
 }
 
+// Small tensors stay out of OpenMP altogether: libgomp allocates a team even for an if(false)
+// region, and the training step must not allocate.
 template <class F>
 void map(float* y, const float* x, size_t n, F f) {
   const long count = static_cast<long>(n);
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+  if (n < kParallelMin) {
+#pragma omp simd
+    for (long i = 0; i < count; ++i) y[i] = f(x[i]);
+    return;
+  }
+#pragma omp parallel for simd schedule(static)
   for (long i = 0; i < count; ++i) y[i] = f(x[i]);
 }
 
@@ -33,10 +52,18 @@ void map(float* y, const float* x, size_t n, F f) {
 template <class P>
 void gate(float* dx, const float* dy, const float* out, size_t n, P pass) {
   const long count = static_cast<long>(n);
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+  // Load unconditionally so the select vectorises (a conditional load becomes a branch,
+  // mispredicted half the time on ReLU masks).
+  if (n < kParallelMin) {
+#pragma omp simd
+    for (long i = 0; i < count; ++i) {
+      const float g = dy[i];
+      dx[i] = pass(out[i]) ? g : 0.f;
+    }
+    return;
+  }
+#pragma omp parallel for simd schedule(static)
   for (long i = 0; i < count; ++i) {
-    // Load unconditionally so the select vectorises (a conditional load becomes a branch,
-    // mispredicted half the time on ReLU masks).
     const float g = dy[i];
     dx[i] = pass(out[i]) ? g : 0.f;
   }
@@ -52,14 +79,15 @@ Shape ReLU::setup(const Shape& in) {
 }
 
 void ReLU::forward(Tensor& out, const Tensor& in, Context& ctx) {
-  check_input(in, in_shape_, "relu '" + name_ + "'");
+  check_input(in, in_shape_, "relu", name_);
   out.resize(in.shape());
   map(out.data(), in.data(), in.numel(), [](float v) { return v < 0.f ? 0.f : v; });
 }
 
 void ReLU::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
                     Context& ctx) {
-  check_shape(doutput.shape(), out.shape(), "relu '" + name_ + "' backward: doutput");
+  check_input(in, in_shape_, "relu", name_);
+  check_doutput(doutput, in.dim(0), out_shape_, "relu", name_);
   if (!dinput) return;
   dinput->resize(in.shape());
   gate(dinput->data(), doutput.data(), out.data(), out.numel(), [](float o) { return o > 0.f; });
@@ -73,14 +101,15 @@ Shape ReLU6::setup(const Shape& in) {
 }
 
 void ReLU6::forward(Tensor& out, const Tensor& in, Context& ctx) {
-  check_input(in, in_shape_, "relu6 '" + name_ + "'");
+  check_input(in, in_shape_, "relu6", name_);
   out.resize(in.shape());
   map(out.data(), in.data(), in.numel(), [](float v) { return std::min(std::max(v, 0.f), 6.f); });
 }
 
 void ReLU6::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
                      Context& ctx) {
-  check_shape(doutput.shape(), out.shape(), "relu6 '" + name_ + "' backward: doutput");
+  check_input(in, in_shape_, "relu6", name_);
+  check_doutput(doutput, in.dim(0), out_shape_, "relu6", name_);
   if (!dinput) return;
   dinput->resize(in.shape());
   gate(dinput->data(), doutput.data(), out.data(), out.numel(), [](float o) { return o > 0.f && o < 6.f; });

@@ -15,9 +15,34 @@ namespace {
 
 std::string who(const std::string& name) { return "batchnorm '" + name + "'"; }
 
-void check_input(const Tensor& in, const Shape& want, const std::string& name) {
-  if (in.rank() != 4 || in.dim(1) != want[0] || in.dim(2) != want[1] || in.dim(3) != want[2])
-    throw Error(who(name) + ": expected input N x " + want.str() + ", got " + in.shape().str());
+// Runs f(i) for i in [0, count), split statically over the OpenMP threads when `par`. The
+// serial case stays out of OpenMP altogether: libgomp allocates a team even for an if(false)
+// region, and the training step must not allocate.
+template <class F>
+void parallel_for(int count, bool par, F f) {
+  if (!par) {
+    for (int i = 0; i < count; ++i) f(i);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < count; ++i) f(i);
+}
+
+// Shape checks run every step: they compare integers and build a message only on failure
+// (strings allocate, and the training step must not).
+bool has_dims(const Tensor& t, int n, int c, int h, int w) {
+  return t.rank() == 4 && t.dim(0) == n && t.dim(1) == c && t.dim(2) == h && t.dim(3) == w;
+}
+
+void check_input(const Tensor& in, const Shape& want, const char* type, const std::string& name) {
+  if (in.rank() == 4 && in.dim(1) == want[0] && in.dim(2) == want[1] && in.dim(3) == want[2]) return;
+  throw Error(std::string(type) + " '" + name + "': expected input N x " + want.str() + ", got " + in.shape().str());
+}
+
+void check_doutput(const Tensor& dout, int n, const Shape& want, const char* type, const std::string& name) {
+  if (has_dims(dout, n, want[0], want[1], want[2])) return;
+  throw Error(std::string(type) + " '" + name + "' backward: expected doutput " + std::to_string(n) + " x " +
+              want.str() + ", got " + dout.shape().str());
 }
 
 // Below this many elements an OpenMP region costs more than the loop.
@@ -102,7 +127,7 @@ void BatchNorm2d::write_desc(LayerDesc& d) const {
 }
 
 void BatchNorm2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
-  check_input(in, in_shape_, name_);
+  check_input(in, in_shape_, "batchnorm", name_);
   const int n = in.dim(0), c = channels, hw = in_shape_[1] * in_shape_[2];
   out.resize(in.shape());
   const float* x = in.data();
@@ -113,8 +138,7 @@ void BatchNorm2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
     throw Error(who(name_) + ": training needs more than one value per channel, got input " +
                 in.shape().str());
 
-#pragma omp parallel for schedule(static) if (in.numel() >= kParallelMin)
-  for (int ch = 0; ch < c; ++ch) {
+parallel_for(c, in.numel() >= kParallelMin, [&](int ch) {
     float mean, invstd;
     if (train) {
       double s = 0.0;
@@ -140,14 +164,14 @@ void BatchNorm2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
       float* yp = y + (static_cast<size_t>(i) * c + ch) * hw;
       for (int j = 0; j < hw; ++j) yp[j] = xp[j] * scale + shift;
     }
-  }
+  });
 }
 
 void BatchNorm2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
                            Context& ctx) {
-  check_input(in, in_shape_, name_);
-  check_shape(doutput.shape(), in.shape(), who(name_) + " backward: doutput");
+  check_input(in, in_shape_, "batchnorm", name_);
   const int n = in.dim(0), c = channels, hw = in_shape_[1] * in_shape_[2];
+  check_doutput(doutput, n, out_shape_, "batchnorm", name_);
   if (dinput) dinput->resize(in.shape());
   const float* x = in.data();
   const float* dy = doutput.data();
@@ -155,8 +179,7 @@ void BatchNorm2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& 
   const bool train = ctx.mode == Mode::Train;
   const double m = static_cast<double>(n) * hw;
 
-#pragma omp parallel for schedule(static) if (in.numel() >= kParallelMin)
-  for (int ch = 0; ch < c; ++ch) {
+parallel_for(c, in.numel() >= kParallelMin, [&](int ch) {
     const float mean = train ? saved_mean[ch] : running_mean[ch];
     const float invstd = train ? saved_invstd[ch]
                                : static_cast<float>(1.0 / std::sqrt(static_cast<double>(running_var[ch]) + eps));
@@ -177,7 +200,7 @@ void BatchNorm2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& 
     sdyx *= invstd;
     dbeta[ch] += static_cast<float>(sdy);
     dgamma[ch] += static_cast<float>(sdyx);
-    if (!dx) continue;
+    if (!dx) return;
     const float g = gamma[ch] * invstd;
     if (train) {
       // The batch statistics depend on every x of the channel:
@@ -197,7 +220,7 @@ void BatchNorm2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& 
         for (int j = 0; j < hw; ++j) dp[j] = g * gp[j];
       }
     }
-  }
+  });
 }
 
 }  // namespace trim

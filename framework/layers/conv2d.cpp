@@ -106,6 +106,30 @@ void col2im(float* dx, const float* col, const Geom& g) {
 // waking the second thread is microseconds, and far worse when the cores are oversubscribed.
 constexpr int64_t kParallelMin = 1 << 16;
 
+// Runs f(i) for i in [0, count), split statically over the OpenMP threads when `par`. The
+// serial case stays out of OpenMP altogether: libgomp allocates a team even for an if(false)
+// region, and the training step must not allocate.
+template <class F>
+void parallel_for(int count, bool par, F f) {
+  if (!par) {
+    for (int i = 0; i < count; ++i) f(i);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < count; ++i) f(i);
+}
+
+// Runs body(tid, nt) on every thread of a parallel region, or body(0, 1) when not `par`.
+template <class F>
+void parallel_region(bool par, F body) {
+  if (!par) {
+    body(0, 1);
+    return;
+  }
+#pragma omp parallel
+  body(omp_get_thread_num(), omp_get_num_threads());
+}
+
 // Contiguous share [begin, end) of `total` items for thread `tid` of `nt`.
 void thread_range(int total, int tid, int nt, int& begin, int& end) {
   begin = static_cast<int>(static_cast<int64_t>(total) * tid / nt);
@@ -207,18 +231,35 @@ int64_t Conv2d::macs() const {
 
 namespace {
 
-void check_input(const Tensor& in, const Shape& want, const std::string& name) {
-  if (in.rank() != 4 || in.dim(1) != want[0] || in.dim(2) != want[1] || in.dim(3) != want[2])
-    throw Error(who(name) + ": expected input N x " + want.str() + ", got " + in.shape().str());
+// Shape checks run every step: they compare integers and build a message only on failure
+// (strings allocate, and the training step must not).
+bool has_dims(const Tensor& t, int n, int c, int h, int w) {
+  return t.rank() == 4 && t.dim(0) == n && t.dim(1) == c && t.dim(2) == h && t.dim(3) == w;
+}
+
+void check_input(const Tensor& in, const Shape& want, const char* type, const std::string& name) {
+  if (in.rank() == 4 && in.dim(1) == want[0] && in.dim(2) == want[1] && in.dim(3) == want[2]) return;
+  throw Error(std::string(type) + " '" + name + "': expected input N x " + want.str() + ", got " + in.shape().str());
+}
+
+void check_doutput(const Tensor& dout, int n, const Shape& want, const char* type, const std::string& name) {
+  if (has_dims(dout, n, want[0], want[1], want[2])) return;
+  throw Error(std::string(type) + " '" + name + "' backward: expected doutput " + std::to_string(n) + " x " +
+              want.str() + ", got " + dout.shape().str());
+}
+
+// Resizes only when the shape changes, so a steady training loop builds no Shape.
+void resize4(Tensor& t, int n, int c, int h, int w) {
+  if (!has_dims(t, n, c, h, w)) t.resize(Shape{n, c, h, w});
 }
 
 }  // namespace
 
 void Conv2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
-  check_input(in, in_shape_, name_);
+  check_input(in, in_shape_, "conv", name_);
   const int n = in.dim(0), h = in_shape_[1], w = in_shape_[2];
   const int oh = out_shape_[1], ow = out_shape_[2], ohw = oh * ow;
-  out.resize(Shape{n, out_channels, oh, ow});
+  resize4(out, n, out_channels, oh, ow);
   const float* x = in.data();
   float* y = out.data();
   const float* wt = weight.data();
@@ -227,30 +268,28 @@ void Conv2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
   const bool par = n * macs() >= kParallelMin;
   if (depthwise()) {
     const int k = kernel, s = stride, p = pad, c = in_channels;
-#pragma omp parallel for collapse(2) schedule(static) if (par)
-    for (int i = 0; i < n; ++i) {
-      for (int ch = 0; ch < c; ++ch) {
-        const float* src = x + (static_cast<size_t>(i) * c + ch) * h * w;
-        float* dst = y + (static_cast<size_t>(i) * c + ch) * ohw;
-        const float* kw_ = wt + static_cast<size_t>(ch) * k * k;
-        const float b0 = b ? b[ch] : 0.f;
-        for (int j = 0; j < ohw; ++j) dst[j] = b0;
-        for (int kx = 0; kx < k; ++kx) {
-          int lo, hi;
-          valid_cols(w, ow, s, p, kx, lo, hi);
-          for (int oy = 0; oy < oh; ++oy) {
-            float* d = dst + static_cast<size_t>(oy) * ow;
-            for (int ky = 0; ky < k; ++ky) {
-              int iy = oy * s - p + ky;
-              if (iy < 0 || iy >= h) continue;
-              const float wv = kw_[ky * k + kx];
-              const ptrdiff_t base = static_cast<ptrdiff_t>(iy) * w - p + kx;
-              for (int ox = lo; ox < hi; ++ox) d[ox] += wv * src[base + static_cast<ptrdiff_t>(ox) * s];
-            }
+    parallel_for(n * c, par, [&](int plane) {
+      const int ch = plane % c;
+      const float* src = x + static_cast<size_t>(plane) * h * w;
+      float* dst = y + static_cast<size_t>(plane) * ohw;
+      const float* kw_ = wt + static_cast<size_t>(ch) * k * k;
+      const float b0 = b ? b[ch] : 0.f;
+      for (int j = 0; j < ohw; ++j) dst[j] = b0;
+      for (int kx = 0; kx < k; ++kx) {
+        int lo, hi;
+        valid_cols(w, ow, s, p, kx, lo, hi);
+        for (int oy = 0; oy < oh; ++oy) {
+          float* d = dst + static_cast<size_t>(oy) * ow;
+          for (int ky = 0; ky < k; ++ky) {
+            int iy = oy * s - p + ky;
+            if (iy < 0 || iy >= h) continue;
+            const float wv = kw_[ky * k + kx];
+            const ptrdiff_t base = static_cast<ptrdiff_t>(iy) * w - p + kx;
+            for (int ox = lo; ox < hi; ++ox) d[ox] += wv * src[base + static_cast<ptrdiff_t>(ox) * s];
           }
         }
       }
-    }
+    });
     return;
   }
 
@@ -263,11 +302,9 @@ void Conv2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
   Workspace* wsp = ctx.workspace ? ctx.workspace : &own_workspace_;
   float* scratch = col_size ? wsp->get(col_size * max_threads) : nullptr;
 
-#pragma omp parallel if (par)
-  {
-    const int tid = omp_get_thread_num();
+  parallel_region(par, [&](int tid, int nt) {
     int i0, i1;
-    thread_range(n, tid, omp_get_num_threads(), i0, i1);
+    thread_range(n, tid, nt, i0, i1);
     float* col = scratch ? scratch + col_size * tid : nullptr;
     for (int i = i0; i < i1; ++i) {
       for (int g = 0; g < groups; ++g) {
@@ -289,15 +326,15 @@ void Conv2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
         }
       }
     }
-  }
+  });
 }
 
 void Conv2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
                       Context& ctx) {
-  check_input(in, in_shape_, name_);
+  check_input(in, in_shape_, "conv", name_);
   const int n = in.dim(0), h = in_shape_[1], w = in_shape_[2];
   const int oh = out_shape_[1], ow = out_shape_[2], ohw = oh * ow;
-  check_shape(doutput.shape(), Shape{n, out_channels, oh, ow}, who(name_) + " backward: doutput");
+  check_doutput(doutput, n, out_shape_, "conv", name_);
   if (dinput) dinput->resize(in.shape());
   const float* x = in.data();
   const float* dy = doutput.data();
@@ -308,12 +345,11 @@ void Conv2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, c
   // Bias gradient: one channel per iteration, images in order (thread-count independent).
   if (has_bias) {
     float* db = dbias.data();
-#pragma omp parallel for schedule(static) if (par)
-    for (int oc = 0; oc < out_channels; ++oc) {
+    parallel_for(out_channels, par, [&](int oc) {
       float s = 0.f;
       for (int i = 0; i < n; ++i) s += plane_sum(dy + (static_cast<size_t>(i) * out_channels + oc) * ohw, ohw);
       db[oc] += s;
-    }
+    });
   }
 
   if (depthwise()) {
@@ -321,8 +357,7 @@ void Conv2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, c
     float* dw = dweight.data();
     // One channel per iteration: its weight gradient sums images in order, so the result does
     // not depend on the thread count.
-#pragma omp parallel for schedule(static) if (par)
-    for (int ch = 0; ch < c; ++ch) {
+    parallel_for(c, par, [&](int ch) {
       const float* kw_ = wt + static_cast<size_t>(ch) * k * k;
       float* dkw = dw + static_cast<size_t>(ch) * k * k;
       for (int i = 0; i < n; ++i) {
@@ -350,7 +385,7 @@ void Conv2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, c
           }
         }
       }
-    }
+    });
     return;
   }
 
@@ -366,9 +401,11 @@ void Conv2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, c
   float* scratch = wsp->get(slice * max_threads);
   float* dw = dweight.data();
 
-#pragma omp parallel if (par)
-  {
-    const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+  // Per-thread partial weight gradients, summed afterwards in thread order: fixed rounding
+  // for a fixed thread count.
+  int used_threads = 1;
+  parallel_region(par, [&](int tid, int nt) {
+    if (tid == 0) used_threads = nt;
     int i0, i1;
     thread_range(n, tid, nt, i0, i1);
     float* col = scratch + slice * tid;
@@ -401,15 +438,13 @@ void Conv2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, c
         }
       }
     }
-#pragma omp barrier
-    // Sum the partials in thread order: fixed rounding for a fixed thread count.
-#pragma omp for schedule(static)
-    for (size_t j = 0; j < wsize; ++j) {
-      float s = 0.f;
-      for (int t = 0; t < nt; ++t) s += scratch[slice * t + col_size + j];
-      dw[j] += s;
-    }
-  }
+  });
+  const int nt = used_threads;
+  parallel_for(static_cast<int>(wsize), par, [&](int j) {
+    float s = 0.f;
+    for (int t = 0; t < nt; ++t) s += scratch[slice * t + col_size + j];
+    dw[j] += s;
+  });
 }
 
 }  // namespace trim

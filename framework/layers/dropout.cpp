@@ -9,9 +9,21 @@ namespace trim {
 
 namespace {
 
-void check_input(const Tensor& in, const Shape& want, const std::string& what) {
-  if (in.rank() != 4 || in.dim(1) != want[0] || in.dim(2) != want[1] || in.dim(3) != want[2])
-    throw Error(what + ": expected input N x " + want.str() + ", got " + in.shape().str());
+// Shape checks run every step: they compare integers and build a message only on failure
+// (strings allocate, and the training step must not).
+bool has_dims(const Tensor& t, int n, int c, int h, int w) {
+  return t.rank() == 4 && t.dim(0) == n && t.dim(1) == c && t.dim(2) == h && t.dim(3) == w;
+}
+
+void check_input(const Tensor& in, const Shape& want, const char* type, const std::string& name) {
+  if (in.rank() == 4 && in.dim(1) == want[0] && in.dim(2) == want[1] && in.dim(3) == want[2]) return;
+  throw Error(std::string(type) + " '" + name + "': expected input N x " + want.str() + ", got " + in.shape().str());
+}
+
+void check_doutput(const Tensor& dout, int n, const Shape& want, const char* type, const std::string& name) {
+  if (has_dims(dout, n, want[0], want[1], want[2])) return;
+  throw Error(std::string(type) + " '" + name + "' backward: expected doutput " + std::to_string(n) + " x " +
+              want.str() + ", got " + dout.shape().str());
 }
 
 }  // namespace
@@ -39,7 +51,7 @@ void Dropout::write_desc(LayerDesc& d) const {
 }
 
 void Dropout::forward(Tensor& out, const Tensor& in, Context& ctx) {
-  check_input(in, in_shape_, "dropout '" + name_ + "'");
+  check_input(in, in_shape_, "dropout", name_);
   out.resize(in.shape());
   const size_t n = in.numel();
   if (ctx.mode == Mode::Eval) {
@@ -69,7 +81,8 @@ void Dropout::forward(Tensor& out, const Tensor& in, Context& ctx) {
 
 void Dropout::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
                        Context& ctx) {
-  check_shape(doutput.shape(), out.shape(), "dropout '" + name_ + "' backward: doutput");
+  check_input(in, in_shape_, "dropout", name_);
+  check_doutput(doutput, in.dim(0), out_shape_, "dropout", name_);
   if (!dinput) return;
   dinput->resize(in.shape());
   const size_t n = doutput.numel();

@@ -22,14 +22,43 @@ std::string who(const std::string& name) { return "linear '" + name + "'"; }
 // Below this many multiply-adds a parallel region costs more than it saves.
 constexpr int64_t kParallelMin = 1 << 16;
 
+// Runs body(tid, nt) on every thread of a parallel region, or body(0, 1) when not `par`: the
+// serial case stays out of OpenMP, since libgomp allocates a team even for an if(false) region.
+template <class F>
+void parallel_region(bool par, F body) {
+  if (!par) {
+    body(0, 1);
+    return;
+  }
+#pragma omp parallel
+  body(omp_get_thread_num(), omp_get_num_threads());
+}
+
 void thread_range(int total, int tid, int nt, int& begin, int& end) {
   begin = static_cast<int>(static_cast<int64_t>(total) * tid / nt);
   end = static_cast<int>(static_cast<int64_t>(total) * (tid + 1) / nt);
 }
 
-void check_input(const Tensor& in, const Shape& want, const std::string& what) {
-  if (in.rank() != 4 || in.dim(1) != want[0] || in.dim(2) != want[1] || in.dim(3) != want[2])
-    throw Error(what + ": expected input N x " + want.str() + ", got " + in.shape().str());
+// Shape checks run every step: they compare integers and build a message only on failure
+// (strings allocate, and the training step must not).
+bool has_dims(const Tensor& t, int n, int c, int h, int w) {
+  return t.rank() == 4 && t.dim(0) == n && t.dim(1) == c && t.dim(2) == h && t.dim(3) == w;
+}
+
+void check_input(const Tensor& in, const Shape& want, const char* type, const std::string& name) {
+  if (in.rank() == 4 && in.dim(1) == want[0] && in.dim(2) == want[1] && in.dim(3) == want[2]) return;
+  throw Error(std::string(type) + " '" + name + "': expected input N x " + want.str() + ", got " + in.shape().str());
+}
+
+void check_doutput(const Tensor& dout, int n, const Shape& want, const char* type, const std::string& name) {
+  if (has_dims(dout, n, want[0], want[1], want[2])) return;
+  throw Error(std::string(type) + " '" + name + "' backward: expected doutput " + std::to_string(n) + " x " +
+              want.str() + ", got " + dout.shape().str());
+}
+
+// Resizes only when the shape changes, so a steady training loop builds no Shape.
+void resize4(Tensor& t, int n, int c, int h, int w) {
+  if (!has_dims(t, n, c, h, w)) t.resize(Shape{n, c, h, w});
 }
 
 }  // namespace
@@ -89,17 +118,16 @@ void Linear::write_desc(LayerDesc& d) const {
 int64_t Linear::macs() const { return static_cast<int64_t>(in_features) * out_features; }
 
 void Linear::forward(Tensor& out, const Tensor& in, Context& ctx) {
-  check_input(in, in_shape_, who(name_));
+  check_input(in, in_shape_, "linear", name_);
   const int n = in.dim(0), k = in_features, m = out_features;
-  out.resize(Shape{n, m, 1, 1});
+  resize4(out, n, m, 1, 1);
   const float* x = in.data();
   const float* w = weight.data();
   const float* b = has_bias ? bias.data() : nullptr;
   float* y = out.data();
-#pragma omp parallel if (n * macs() >= kParallelMin)
-  {
+  parallel_region(n * macs() >= kParallelMin, [&](int tid, int nt) {
     int i0, i1;
-    thread_range(n, omp_get_thread_num(), omp_get_num_threads(), i0, i1);
+    thread_range(n, tid, nt, i0, i1);
     if (i1 > i0) {
       float* yr = y + static_cast<size_t>(i0) * m;
       sgemm(false, true, i1 - i0, m, k, 1.f, x + static_cast<size_t>(i0) * k, k, w, k, 0.f, yr, m);
@@ -109,14 +137,14 @@ void Linear::forward(Tensor& out, const Tensor& in, Context& ctx) {
           for (int o = 0; o < m; ++o) row[o] += b[o];
         }
     }
-  }
+  });
 }
 
 void Linear::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
                       Context& ctx) {
-  check_input(in, in_shape_, who(name_));
+  check_input(in, in_shape_, "linear", name_);
   const int n = in.dim(0), k = in_features, m = out_features;
-  check_shape(doutput.shape(), Shape{n, m, 1, 1}, who(name_) + " backward: doutput");
+  check_doutput(doutput, n, out_shape_, "linear", name_);
   if (dinput) dinput->resize(in.shape());
   const float* x = in.data();
   const float* w = weight.data();
@@ -124,9 +152,7 @@ void Linear::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, c
   float* dw = dweight.data();
   float* db = has_bias ? dbias.data() : nullptr;
   float* dx = dinput ? dinput->data() : nullptr;
-#pragma omp parallel if (n * macs() >= kParallelMin)
-  {
-    const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+  parallel_region(n * macs() >= kParallelMin, [&](int tid, int nt) {
     int o0, o1;
     thread_range(m, tid, nt, o0, o1);
     if (o1 > o0) {
@@ -147,7 +173,7 @@ void Linear::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, c
         sgemm(false, false, i1 - i0, k, m, 1.f, dy + static_cast<size_t>(i0) * m, m, w, k, 0.f,
               dx + static_cast<size_t>(i0) * k, k);
     }
-  }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -164,14 +190,15 @@ Shape Flatten::setup(const Shape& in) {
 }
 
 void Flatten::forward(Tensor& out, const Tensor& in, Context& ctx) {
-  check_input(in, in_shape_, "flatten '" + name_ + "'");
-  out.resize(Shape{in.dim(0), out_shape_[0], 1, 1});
+  check_input(in, in_shape_, "flatten", name_);
+  resize4(out, in.dim(0), out_shape_[0], 1, 1);
   std::memcpy(out.data(), in.data(), sizeof(float) * in.numel());
 }
 
 void Flatten::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
                        Context& ctx) {
-  check_shape(doutput.shape(), out.shape(), "flatten '" + name_ + "' backward: doutput");
+  check_input(in, in_shape_, "flatten", name_);
+  check_doutput(doutput, in.dim(0), out_shape_, "flatten", name_);
   if (!dinput) return;
   dinput->resize(in.shape());
   std::memcpy(dinput->data(), doutput.data(), sizeof(float) * doutput.numel());

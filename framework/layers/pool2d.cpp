@@ -13,9 +13,39 @@ namespace {
 // Below this many input elements an OpenMP region costs more than the loop.
 constexpr size_t kParallelMin = 1 << 14;
 
-void check_input(const Tensor& in, const Shape& want, const std::string& what) {
-  if (in.rank() != 4 || in.dim(1) != want[0] || in.dim(2) != want[1] || in.dim(3) != want[2])
-    throw Error(what + ": expected input N x " + want.str() + ", got " + in.shape().str());
+// Runs f(i) for i in [0, count), split statically over the OpenMP threads when `par`. The
+// serial case stays out of OpenMP altogether: libgomp allocates a team even for an if(false)
+// region, and the training step must not allocate.
+template <class F>
+void parallel_for(int count, bool par, F f) {
+  if (!par) {
+    for (int i = 0; i < count; ++i) f(i);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < count; ++i) f(i);
+}
+
+// Shape checks run every step: they compare integers and build a message only on failure
+// (strings allocate, and the training step must not).
+bool has_dims(const Tensor& t, int n, int c, int h, int w) {
+  return t.rank() == 4 && t.dim(0) == n && t.dim(1) == c && t.dim(2) == h && t.dim(3) == w;
+}
+
+void check_input(const Tensor& in, const Shape& want, const char* type, const std::string& name) {
+  if (in.rank() == 4 && in.dim(1) == want[0] && in.dim(2) == want[1] && in.dim(3) == want[2]) return;
+  throw Error(std::string(type) + " '" + name + "': expected input N x " + want.str() + ", got " + in.shape().str());
+}
+
+void check_doutput(const Tensor& dout, int n, const Shape& want, const char* type, const std::string& name) {
+  if (has_dims(dout, n, want[0], want[1], want[2])) return;
+  throw Error(std::string(type) + " '" + name + "' backward: expected doutput " + std::to_string(n) + " x " +
+              want.str() + ", got " + dout.shape().str());
+}
+
+// Resizes only when the shape changes, so a steady training loop builds no Shape.
+void resize4(Tensor& t, int n, int c, int h, int w) {
+  if (!has_dims(t, n, c, h, w)) t.resize(Shape{n, c, h, w});
 }
 
 // The pad limit is PyTorch's; it guarantees that every window overlaps the input.
@@ -71,17 +101,16 @@ Shape MaxPool2d::setup(const Shape& in) {
 void MaxPool2d::write_desc(LayerDesc& d) const { write_window(d, kernel, stride, pad); }
 
 void MaxPool2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
-  check_input(in, in_shape_, "maxpool '" + name_ + "'");
+  check_input(in, in_shape_, "maxpool", name_);
   const int n = in.dim(0), c = in_shape_[0], h = in_shape_[1], w = in_shape_[2];
   const int oh = out_shape_[1], ow = out_shape_[2];
-  out.resize(Shape{n, c, oh, ow});
+  resize4(out, n, c, oh, ow);
   argmax.resize(out.numel());  // std::vector keeps its capacity: no reallocation once grown
   const float* x = in.data();
   float* y = out.data();
   int32_t* am = argmax.data();
   const int planes = n * c;
-#pragma omp parallel for schedule(static) if (in.numel() >= kParallelMin)
-  for (int pl = 0; pl < planes; ++pl) {
+parallel_for(planes, in.numel() >= kParallelMin, [&](int pl) {
     const float* xp = x + static_cast<size_t>(pl) * h * w;
     float* yp = y + static_cast<size_t>(pl) * oh * ow;
     int32_t* ap = am + static_cast<size_t>(pl) * oh * ow;
@@ -100,7 +129,7 @@ void MaxPool2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
           ap[oy * ow + ox] = best;
         }
       }
-      continue;
+      return;
     }
     for (int oy = 0; oy < oh; ++oy) {
       const int y0 = std::max(oy * stride - pad, 0), y1 = std::min(oy * stride - pad + kernel, h);
@@ -121,12 +150,13 @@ void MaxPool2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
         ap[oy * ow + ox] = best;
       }
     }
-  }
+  });
 }
 
 void MaxPool2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
                          Context& ctx) {
-  check_shape(doutput.shape(), out.shape(), "maxpool '" + name_ + "' backward: doutput");
+  check_input(in, in_shape_, "maxpool", name_);
+  check_doutput(doutput, in.dim(0), out_shape_, "maxpool", name_);
   if (argmax.size() != out.numel())
     throw Error("maxpool '" + name_ + "': backward without a matching forward");
   if (!dinput) return;
@@ -137,14 +167,13 @@ void MaxPool2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in
   float* dx = dinput->data();
   const int32_t* am = argmax.data();
   const int planes = in.dim(0) * in_shape_[0];
-#pragma omp parallel for schedule(static) if (in.numel() >= kParallelMin)
-  for (int pl = 0; pl < planes; ++pl) {
+parallel_for(planes, in.numel() >= kParallelMin, [&](int pl) {
     float* dp = dx + static_cast<size_t>(pl) * h * w;
     std::memset(dp, 0, sizeof(float) * h * w);
     const float* gp = dy + static_cast<size_t>(pl) * ohw;
     const int32_t* ap = am + static_cast<size_t>(pl) * ohw;
     for (int j = 0; j < ohw; ++j) dp[ap[j]] += gp[j];
-  }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -165,15 +194,14 @@ Shape AvgPool2d::setup(const Shape& in) {
 void AvgPool2d::write_desc(LayerDesc& d) const { write_window(d, kernel, stride, pad); }
 
 void AvgPool2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
-  check_input(in, in_shape_, "avgpool '" + name_ + "'");
+  check_input(in, in_shape_, "avgpool", name_);
   const int n = in.dim(0), c = in_shape_[0], h = in_shape_[1], w = in_shape_[2];
   const int oh = out_shape_[1], ow = out_shape_[2];
-  out.resize(Shape{n, c, oh, ow});
+  resize4(out, n, c, oh, ow);
   const float* x = in.data();
   float* y = out.data();
   const int planes = n * c;
-#pragma omp parallel for schedule(static) if (in.numel() >= kParallelMin)
-  for (int pl = 0; pl < planes; ++pl) {
+parallel_for(planes, in.numel() >= kParallelMin, [&](int pl) {
     const float* xp = x + static_cast<size_t>(pl) * h * w;
     float* yp = y + static_cast<size_t>(pl) * oh * ow;
     for (int oy = 0; oy < oh; ++oy) {
@@ -187,12 +215,13 @@ void AvgPool2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
         yp[oy * ow + ox] = s / static_cast<float>((y1 - y0) * (x1 - x0));
       }
     }
-  }
+  });
 }
 
 void AvgPool2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
                          Context& ctx) {
-  check_shape(doutput.shape(), out.shape(), "avgpool '" + name_ + "' backward: doutput");
+  check_input(in, in_shape_, "avgpool", name_);
+  check_doutput(doutput, in.dim(0), out_shape_, "avgpool", name_);
   if (!dinput) return;
   const int h = in_shape_[1], w = in_shape_[2];
   const int oh = out_shape_[1], ow = out_shape_[2];
@@ -200,8 +229,7 @@ void AvgPool2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in
   const float* dy = doutput.data();
   float* dx = dinput->data();
   const int planes = in.dim(0) * in_shape_[0];
-#pragma omp parallel for schedule(static) if (in.numel() >= kParallelMin)
-  for (int pl = 0; pl < planes; ++pl) {
+parallel_for(planes, in.numel() >= kParallelMin, [&](int pl) {
     float* dp = dx + static_cast<size_t>(pl) * h * w;
     std::memset(dp, 0, sizeof(float) * h * w);
     const float* gp = dy + static_cast<size_t>(pl) * oh * ow;
@@ -214,7 +242,7 @@ void AvgPool2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in
           for (int ix = x0; ix < x1; ++ix) dp[iy * w + ix] += g;
       }
     }
-  }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -231,37 +259,36 @@ Shape GlobalAvgPool::setup(const Shape& in) {
 }
 
 void GlobalAvgPool::forward(Tensor& out, const Tensor& in, Context& ctx) {
-  check_input(in, in_shape_, "globalavgpool '" + name_ + "'");
+  check_input(in, in_shape_, "globalavgpool", name_);
   const int planes = in.dim(0) * in_shape_[0], hw = in_shape_[1] * in_shape_[2];
-  out.resize(Shape{in.dim(0), in_shape_[0], 1, 1});
+  resize4(out, in.dim(0), in_shape_[0], 1, 1);
   const float* x = in.data();
   float* y = out.data();
   const float inv = 1.f / static_cast<float>(hw);
-#pragma omp parallel for schedule(static) if (in.numel() >= kParallelMin)
-  for (int pl = 0; pl < planes; ++pl) {
+parallel_for(planes, in.numel() >= kParallelMin, [&](int pl) {
     const float* xp = x + static_cast<size_t>(pl) * hw;
     float s = 0.f;
 #pragma omp simd reduction(+ : s)
     for (int j = 0; j < hw; ++j) s += xp[j];
     y[pl] = s * inv;
-  }
+  });
 }
 
 void GlobalAvgPool::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
                              Context& ctx) {
-  check_shape(doutput.shape(), out.shape(), "globalavgpool '" + name_ + "' backward: doutput");
+  check_input(in, in_shape_, "globalavgpool", name_);
+  check_doutput(doutput, in.dim(0), out_shape_, "globalavgpool", name_);
   if (!dinput) return;
   const int planes = in.dim(0) * in_shape_[0], hw = in_shape_[1] * in_shape_[2];
   dinput->resize(in.shape());
   const float* dy = doutput.data();
   float* dx = dinput->data();
   const float inv = 1.f / static_cast<float>(hw);
-#pragma omp parallel for schedule(static) if (in.numel() >= kParallelMin)
-  for (int pl = 0; pl < planes; ++pl) {
+parallel_for(planes, in.numel() >= kParallelMin, [&](int pl) {
     const float g = dy[pl] * inv;
     float* dp = dx + static_cast<size_t>(pl) * hw;
     for (int j = 0; j < hw; ++j) dp[j] = g;
-  }
+  });
 }
 
 }  // namespace trim
