@@ -2,6 +2,8 @@
 // the clamp was inactive (0 < out, and out < 6 for ReLU6).
 #include "framework/layers/activation.h"
 
+#include <omp.h>
+
 #include <algorithm>
 
 namespace trim {
@@ -35,11 +37,11 @@ Shape setup_elementwise(const Shape& in, const std::string& what) {
 }
 
 // Small tensors stay out of OpenMP altogether: libgomp allocates a team even for an if(false)
-// region, and the training step must not allocate.
+// or one-thread region, and the training step must not allocate.
 template <class F>
 void map(float* y, const float* x, size_t n, F f) {
   const long count = static_cast<long>(n);
-  if (n < kParallelMin) {
+  if (n < kParallelMin || omp_get_max_threads() == 1) {
 #pragma omp simd
     for (long i = 0; i < count; ++i) y[i] = f(x[i]);
     return;
@@ -54,7 +56,7 @@ void gate(float* dx, const float* dy, const float* out, size_t n, P pass) {
   const long count = static_cast<long>(n);
   // Load unconditionally so the select vectorises (a conditional load becomes a branch,
   // mispredicted half the time on ReLU masks).
-  if (n < kParallelMin) {
+  if (n < kParallelMin || omp_get_max_threads() == 1) {
 #pragma omp simd
     for (long i = 0; i < count; ++i) {
       const float g = dy[i];

@@ -6,6 +6,8 @@
 // running statistics, which makes the layer a per-channel affine map.
 #include "framework/layers/batchnorm2d.h"
 
+#include <omp.h>
+
 #include <cmath>
 #include <cstdio>
 
@@ -17,10 +19,10 @@ std::string who(const std::string& name) { return "batchnorm '" + name + "'"; }
 
 // Runs f(i) for i in [0, count), split statically over the OpenMP threads when `par`. The
 // serial case stays out of OpenMP altogether: libgomp allocates a team even for an if(false)
-// region, and the training step must not allocate.
+// or one-thread region, and the training step must not allocate.
 template <class F>
 void parallel_for(int count, bool par, F f) {
-  if (!par) {
+  if (!par || omp_get_max_threads() == 1) {
     for (int i = 0; i < count; ++i) f(i);
     return;
   }

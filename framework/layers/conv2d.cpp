@@ -108,10 +108,10 @@ constexpr int64_t kParallelMin = 1 << 16;
 
 // Runs f(i) for i in [0, count), split statically over the OpenMP threads when `par`. The
 // serial case stays out of OpenMP altogether: libgomp allocates a team even for an if(false)
-// region, and the training step must not allocate.
+// or one-thread region, and the training step must not allocate.
 template <class F>
 void parallel_for(int count, bool par, F f) {
-  if (!par) {
+  if (!par || omp_get_max_threads() == 1) {
     for (int i = 0; i < count; ++i) f(i);
     return;
   }
@@ -122,7 +122,7 @@ void parallel_for(int count, bool par, F f) {
 // Runs body(tid, nt) on every thread of a parallel region, or body(0, 1) when not `par`.
 template <class F>
 void parallel_region(bool par, F body) {
-  if (!par) {
+  if (!par || omp_get_max_threads() == 1) {
     body(0, 1);
     return;
   }

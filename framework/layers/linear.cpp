@@ -23,10 +23,11 @@ std::string who(const std::string& name) { return "linear '" + name + "'"; }
 constexpr int64_t kParallelMin = 1 << 16;
 
 // Runs body(tid, nt) on every thread of a parallel region, or body(0, 1) when not `par`: the
-// serial case stays out of OpenMP, since libgomp allocates a team even for an if(false) region.
+// serial case stays out of OpenMP, since libgomp allocates a team even for an if(false) or
+// one-thread region, and the training step must not allocate.
 template <class F>
 void parallel_region(bool par, F body) {
-  if (!par) {
+  if (!par || omp_get_max_threads() == 1) {
     body(0, 1);
     return;
   }

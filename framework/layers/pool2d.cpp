@@ -2,6 +2,8 @@
 // iteration. Output size is floor((H + 2*pad - size) / stride) + 1 (PyTorch, ceil_mode off).
 #include "framework/layers/pool2d.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -15,10 +17,10 @@ constexpr size_t kParallelMin = 1 << 14;
 
 // Runs f(i) for i in [0, count), split statically over the OpenMP threads when `par`. The
 // serial case stays out of OpenMP altogether: libgomp allocates a team even for an if(false)
-// region, and the training step must not allocate.
+// or one-thread region, and the training step must not allocate.
 template <class F>
 void parallel_for(int count, bool par, F f) {
-  if (!par) {
+  if (!par || omp_get_max_threads() == 1) {
     for (int i = 0; i < count; ++i) f(i);
     return;
   }
