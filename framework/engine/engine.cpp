@@ -88,7 +88,15 @@ namespace {
 
 using Impl = InferenceEngine::Impl;
 
-size_t align_cs(int c, const k::KernelTable& t) { return k::round_up(static_cast<size_t>(c), t.channel_align); }
+// Channel stride of an NHWC buffer: whole vectors per pixel, and never a multiple of 512 floats
+// (2 KB): the GEMM reads up to 12 pixels (rows of A) at once and depthwise 3 input rows, and at a
+// 2 or 4 KB stride they all fall into the same L1 sets and evict each other (1024 channels: 10
+// of 12 ways taken by one block of rows).
+size_t align_cs(int c, const k::KernelTable& t) {
+  size_t cs = k::round_up(static_cast<size_t>(c), t.channel_align);
+  if (cs >= 512 && cs % 512 == 0) cs += std::max<size_t>(t.channel_align, 16);
+  return cs;
+}
 
 bool has_clamp(Op op) {
   return op == Op::Pointwise || op == Op::Conv || op == Op::DwConv || op == Op::GroupConv || op == Op::Affine ||
@@ -425,8 +433,11 @@ void InferenceEngine::run(const float* in, float* out) {
     } else {
       const double t0 = omp_get_wtime();
       exec(s, *table_, im, cur, nxt, threads_);
-      steps_[i].seconds += omp_get_wtime() - t0;
-      steps_[i].runs += 1;
+      const double dt = omp_get_wtime() - t0;
+      EngineStep& st = steps_[i];
+      st.min_seconds = st.runs == 0 ? dt : std::min(st.min_seconds, dt);
+      st.seconds += dt;
+      st.runs += 1;
     }
     std::swap(cur, nxt);
   }
@@ -463,7 +474,7 @@ size_t InferenceEngine::workspace_bytes() const {
 }
 
 void InferenceEngine::reset_profile() {
-  for (auto& s : steps_) s.seconds = 0, s.runs = 0;
+  for (auto& s : steps_) s.seconds = 0, s.min_seconds = 0, s.runs = 0;
 }
 
 std::string InferenceEngine::summary() const {

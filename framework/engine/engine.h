@@ -39,6 +39,7 @@ struct EngineStep {
   Shape out;           // C, H, W
   int64_t macs = 0;
   double seconds = 0;  // accumulated over runs when profiling
+  double min_seconds = 0;  // fastest single run (robust to a busy machine)
   int runs = 0;
 };
 

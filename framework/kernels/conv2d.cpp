@@ -1,6 +1,6 @@
-// conv2d.cpp - standard convolution (groups = 1, any kernel, stride, padding) on NHWC as
-// im2col into a small scratch block plus the table's GEMM micro-kernels: the 3x3 stem of
-// MobileNet and every conv of SICK-Net. Chunking the im2col keeps the copied rows in cache
+// conv2d.cpp - standard convolution (groups = 1, any kernel, stride, padding) on NHWC: the
+// table's direct 3x3 kernel when it has one (AVX-512), else im2col into a small scratch block
+// plus the table's GEMM micro-kernels. The 3x3 stem of MobileNet and every conv of SICK-Net. Chunking the im2col keeps the copied rows in cache
 // while the GEMM consumes them, and makes the scratch size independent of the image size.
 #include <algorithm>
 #include <vector>
@@ -25,6 +25,10 @@ size_t conv2d_scratch_size(const KernelTable& t, int kernel, int cin) {
 void conv2d_nhwc(const KernelTable& t, const float* in, int ih, int iw, size_t in_cs, int cin, float* out,
                  int ow, size_t out_cs, int cout, int kernel, int stride, int pad, int p0, int p1,
                  const float* packed_w, const float* bias, float vmin, float vmax, float* scratch) {
+  if (kernel == 3 && t.conv3x3) {
+    t.conv3x3(in, ih, iw, in_cs, cin, out, ow, out_cs, cout, stride, pad, p0, p1, packed_w, bias, vmin, vmax);
+    return;
+  }
   const int k = kernel * kernel * cin;
   const int chunk = conv2d_chunk_rows(t, kernel, cin);
   for (int q0 = p0; q0 < p1; q0 += chunk) {

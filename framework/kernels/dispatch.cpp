@@ -69,6 +69,7 @@ KernelTable make_avx512() {
   t.dwconv3x3_s2 = f32_dwconv3x3_s2__avx512;
   t.global_avgpool = f32_global_avgpool__avx512;
   t.fc = f32_fc__avx512;
+  t.conv3x3 = f32_conv3x3__avx512;
   return t;
 }
 #endif

@@ -49,6 +49,14 @@ using GlobalAvgPoolFn = void (*)(const float* in, int pixels, size_t in_cs, int 
 using FcFn = void (*)(int n, int k, const float* x, const float* packed_b, const float* bias,
                       float* out, float vmin, float vmax);
 
+// Standard 3x3 convolution (groups = 1) straight from NHWC, output pixels [p0, p1) (row-major
+// over an output of width ow), any stride and (symmetric) padding; weights from pack_conv2d
+// with this table's gemm_nr, bias round_up(cout, gemm_nr) floats. Optional: ISAs without it
+// run conv2d_nhwc's im2col + GEMM.
+using Conv3x3Fn = void (*)(const float* in, int ih, int iw, size_t in_cs, int cin, float* out, int ow, size_t out_cs,
+                           int cout, int stride, int pad, int p0, int p1, const float* packed_w, const float* bias,
+                           float vmin, float vmax);
+
 struct KernelTable {
   const char* isa = "";      // "ref", "avx2", "avx512", "neon"
   int gemm_mr = 1;           // rows (pixels) per micro-tile
@@ -59,6 +67,7 @@ struct KernelTable {
   DwConvFn dwconv3x3_s2 = nullptr;
   GlobalAvgPoolFn global_avgpool = nullptr;
   FcFn fc = nullptr;
+  Conv3x3Fn conv3x3 = nullptr;  // optional (see Conv3x3Fn)
 };
 
 // The table chosen once for this process: TRIM_ISA if set (throws trim::Error if the CPU or
@@ -85,7 +94,7 @@ void pack_gemm_b(int n, int k, const float* w, size_t ldw, int nr, float* packed
 size_t packed_dwconv3x3_size(int channels);
 void pack_dwconv3x3(int channels, const float* w, float* packed);
 
-// --- standard convolution: im2col + the table's GEMM (conv2d.cpp) -----------------------------
+// --- standard convolution: the table's conv3x3, else im2col + its GEMM (conv2d.cpp) ------------
 
 // groups = 1, any kernel, stride and (symmetric) padding, NHWC. Computes output pixels [p0, p1)
 // (row-major over the output, whose width is ow) of all cout channels. packed_w comes from

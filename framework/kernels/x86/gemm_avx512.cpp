@@ -1,10 +1,14 @@
-// gemm_avx512.cpp - f32_gemm_12x32__avx512: the pointwise-convolution GEMM.
+// gemm_avx512.cpp - f32_gemm_12x32__avx512 and f32_gemm_6x64__avx512: the pointwise-convolution
+// GEMM.
 //
 // C (m pixels x n output channels, NHWC) = A (m x k, NHWC activations, read in place) times the
-// packed weights (panels of 32 output channels, k x 32 each). The micro-tile keeps up to
-// 12 x 2 zmm accumulators in registers; each k step loads two weight vectors and broadcasts one
-// activation per row, so 24 FMAs cost 14 loads and the two FMA ports stay busy. Bias and the
-// clamp (ReLU/ReLU6) are applied before the single store of each output.
+// packed weights (panels of 32 output channels, k x 32 each). Two register tiles, both 24 zmm
+// accumulators:
+//   12 rows x 32 columns: per k step 2 weight loads + 12 broadcasts feed 24 FMAs;
+//    6 rows x 64 columns (two neighbouring panels): 4 weight loads + 6 broadcasts.
+// The 6x64 tile wins when k is short (the first pointwise layers: k = 32 .. 128), where fewer
+// rows of A in flight and fewer broadcasts per FMA matter; 12x32 is as fast or faster for long
+// k. Bias and the clamp (ReLU/ReLU6) are applied before the single store of each output.
 //
 // Rows are split into balanced blocks (49 rows -> 10+10+10+10+9 rather than 12+12+12+12+1) so
 // the small 7x7 and 14x14 layers never run a 1-row tile. Column tails use AVX-512 masks.
@@ -26,39 +30,52 @@ namespace kernels {
 namespace {
 
 constexpr int MR = kAvx512GemmMr, NR = kAvx512GemmNr;
+constexpr int kWideMr = 6;           // rows of the 6x64 tile
+constexpr int kWideMaxK = 128;       // k up to which the 6x64 tile is used
+constexpr int kPrefetch = 32 * NR;   // floats ahead in the packed weights
 
-// One tile of ROWS x (16*NV) outputs. m0/m1: store masks of the two column vectors.
+// One tile of ROWS x (16*NV) outputs. Vectors 0, 1 come from panel b, vectors 2, 3 from the
+// next panel b2 (NV > 2 only); m[v] masks the stores of vector v.
 template <int ROWS, int NV>
-inline void gemm_tile(int k, const float* a, size_t lda, const float* b, const float* bias, float* c,
-                      size_t ldc, __m512 vmin, __m512 vmax, __mmask16 m0, __mmask16 m1) {
+inline void gemm_tile(int k, const float* a, size_t lda, const float* b, const float* b2, const float* bias,
+                      float* c, size_t ldc, __m512 vmin, __m512 vmax, const __mmask16* m) {
   __m512 acc[ROWS][NV];
-  const __m512 bias0 = _mm512_loadu_ps(bias);
-  const __m512 bias1 = NV > 1 ? _mm512_loadu_ps(bias + 16) : bias0;
-  for (int r = 0; r < ROWS; ++r) {
-    acc[r][0] = bias0;
-    if (NV > 1) acc[r][NV - 1] = bias1;
+  for (int v = 0; v < NV; ++v) {
+    const __m512 bv = _mm512_loadu_ps(bias + 16 * v);
+    for (int r = 0; r < ROWS; ++r) acc[r][v] = bv;
   }
   const float* ar[ROWS];
   for (int r = 0; r < ROWS; ++r) ar[r] = a + r * lda;
   for (int p = 0; p < k; ++p) {
-    const __m512 b0 = _mm512_loadu_ps(b);
-    const __m512 b1 = NV > 1 ? _mm512_loadu_ps(b + 16) : b0;
+    // The weights are the operand that comes from L3 or memory (16 MB for MobileNet 1.0):
+    // fetch them 32 k steps ahead; past the end of a panel this warms the next one.
+    _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetch), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetch + 16), _MM_HINT_T0);
+    __m512 bv[NV];
+    bv[0] = _mm512_loadu_ps(b);
+    if (NV > 1) bv[1] = _mm512_loadu_ps(b + 16);
+    if (NV > 2) {
+      _mm_prefetch(reinterpret_cast<const char*>(b2 + kPrefetch), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(b2 + kPrefetch + 16), _MM_HINT_T0);
+      bv[2] = _mm512_loadu_ps(b2);
+      if (NV > 3) bv[3] = _mm512_loadu_ps(b2 + 16);
+      b2 += NR;
+    }
     b += NR;
     for (int r = 0; r < ROWS; ++r) {
       const __m512 av = _mm512_set1_ps(ar[r][p]);
-      acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-      if (NV > 1) acc[r][NV - 1] = _mm512_fmadd_ps(av, b1, acc[r][NV - 1]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
     }
   }
   for (int r = 0; r < ROWS; ++r) {
     float* cr = c + r * ldc;
-    _mm512_mask_storeu_ps(cr, m0, _mm512_min_ps(_mm512_max_ps(acc[r][0], vmin), vmax));
-    if (NV > 1) _mm512_mask_storeu_ps(cr + 16, m1, _mm512_min_ps(_mm512_max_ps(acc[r][NV - 1], vmin), vmax));
+    for (int v = 0; v < NV; ++v)
+      _mm512_mask_storeu_ps(cr + 16 * v, m[v], _mm512_min_ps(_mm512_max_ps(acc[r][v], vmin), vmax));
   }
 }
 
-using TileFn = void (*)(int, const float*, size_t, const float*, const float*, float*, size_t, __m512,
-                        __m512, __mmask16, __mmask16);
+using TileFn = void (*)(int, const float*, size_t, const float*, const float*, const float*, float*, size_t, __m512,
+                        __m512, const __mmask16*);
 
 template <int NV>
 TileFn tile_for(int rows) {
@@ -69,16 +86,27 @@ TileFn tile_for(int rows) {
     case 4: return gemm_tile<4, NV>;
     case 5: return gemm_tile<5, NV>;
     case 6: return gemm_tile<6, NV>;
-    case 7: return gemm_tile<7, NV>;
-    case 8: return gemm_tile<8, NV>;
-    case 9: return gemm_tile<9, NV>;
-    case 10: return gemm_tile<10, NV>;
-    case 11: return gemm_tile<11, NV>;
-    default: return gemm_tile<12, NV>;
+    case 7: return NV > 2 ? gemm_tile<6, NV> : gemm_tile<7, NV>;
+    case 8: return NV > 2 ? gemm_tile<6, NV> : gemm_tile<8, NV>;
+    case 9: return NV > 2 ? gemm_tile<6, NV> : gemm_tile<9, NV>;
+    case 10: return NV > 2 ? gemm_tile<6, NV> : gemm_tile<10, NV>;
+    case 11: return NV > 2 ? gemm_tile<6, NV> : gemm_tile<11, NV>;
+    default: return NV > 2 ? gemm_tile<6, NV> : gemm_tile<12, NV>;
   }
 }
 
-inline __mmask16 lanes(int n) { return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1); }
+TileFn tile_for(int rows, int nv) {
+  switch (nv) {
+    case 1: return tile_for<1>(rows);
+    case 2: return tile_for<2>(rows);
+    case 3: return tile_for<3>(rows);
+    default: return tile_for<4>(rows);
+  }
+}
+
+inline __mmask16 lanes(int n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : n <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << n) - 1);
+}
 
 }  // namespace
 
@@ -86,6 +114,9 @@ void f32_gemm__avx512(int m, int n, int k, const float* a, size_t lda, const flo
                       const float* bias, float* c, size_t ldc, float vmin, float vmax) {
   const __m512 vlo = _mm512_set1_ps(vmin), vhi = _mm512_set1_ps(vmax);
   const int panels = (n + NR - 1) / NR;
+  const bool wide = k <= kWideMaxK;
+  const int group = wide ? 2 : 1;  // panels per column block
+  const int mr = wide ? kWideMr : MR;
   // Keep the rows of A one pass works on within ~256 KB of L2 while every weight panel streams
   // past them; small GEMMs (the 7x7 and 14x14 layers) run as one chunk so the weights, the big
   // operand there, are read once.
@@ -95,16 +126,19 @@ void f32_gemm__avx512(int m, int n, int k, const float* a, size_t lda, const flo
     mc = std::max<int>(MR, static_cast<int>((256u << 10) / row_bytes) / MR * MR);
   for (int m0 = 0; m0 < m; m0 += mc) {
     const int mm = std::min(mc, m - m0);
-    const int blocks = (mm + MR - 1) / MR, base = mm / blocks, extra = mm % blocks;
-    for (int pn = 0; pn < panels; ++pn) {
-      const int cols = std::min(NR, n - pn * NR);
-      const __mmask16 k0 = lanes(cols), k1 = lanes(std::max(cols - 16, 0));
+    for (int pn = 0; pn < panels; pn += group) {
+      const int cols = std::min(group * NR, n - pn * NR);
+      const int nv = (cols + 15) / 16;
+      // A block with at most 32 columns runs the 12-row tile even in wide mode.
+      const int rows_max = nv > 2 ? mr : MR;
+      const int blocks = (mm + rows_max - 1) / rows_max, base = mm / blocks, extra = mm % blocks;
+      const __mmask16 masks[4] = {lanes(cols), lanes(cols - 16), lanes(cols - 32), lanes(cols - 48)};
       const float* b = packed_b + static_cast<size_t>(pn) * k * NR;
+      const float* b2 = b + static_cast<size_t>(k) * NR;
       int row = m0;
       for (int bl = 0; bl < blocks; ++bl) {
         const int rows = base + (bl < extra ? 1 : 0);
-        TileFn f = cols > 16 ? tile_for<2>(rows) : tile_for<1>(rows);
-        f(k, a + row * lda, lda, b, bias + pn * NR, c + row * ldc + pn * NR, ldc, vlo, vhi, k0, k1);
+        tile_for(rows, nv)(k, a + row * lda, lda, b, b2, bias + pn * NR, c + row * ldc + pn * NR, ldc, vlo, vhi, masks);
         row += rows;
       }
     }
