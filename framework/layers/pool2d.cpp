@@ -119,16 +119,26 @@ parallel_for(planes, in.numel() >= kParallelMin, [&](int pl) {
     if (kernel == 2 && stride == 2 && pad == 0) {
       // The common 2x2/2 pool without the window clipping; same scan order and tie rule as
       // the general loop below.
+      // Selects instead of branches: on activations the winner is random, and mispredicted
+      // branches cost more than the comparisons; the loop then vectorises.
       for (int oy = 0; oy < oh; ++oy) {
         const int r0 = 2 * oy * w, r1 = r0 + w;
+        float* yr = yp + oy * ow;
+        int32_t* ar = ap + oy * ow;
+#pragma omp simd
         for (int ox = 0; ox < ow; ++ox) {
+          const float v0 = xp[r0 + 2 * ox], v1 = xp[r0 + 2 * ox + 1];
+          const float v2 = xp[r1 + 2 * ox], v3 = xp[r1 + 2 * ox + 1];
+          float bv = v0;
           int best = r0 + 2 * ox;
-          float bv = xp[best];
-          if (xp[r0 + 2 * ox + 1] > bv) bv = xp[best = r0 + 2 * ox + 1];
-          if (xp[r1 + 2 * ox] > bv) bv = xp[best = r1 + 2 * ox];
-          if (xp[r1 + 2 * ox + 1] > bv) bv = xp[best = r1 + 2 * ox + 1];
-          yp[oy * ow + ox] = bv;
-          ap[oy * ow + ox] = best;
+          best = v1 > bv ? r0 + 2 * ox + 1 : best;
+          bv = v1 > bv ? v1 : bv;
+          best = v2 > bv ? r1 + 2 * ox : best;
+          bv = v2 > bv ? v2 : bv;
+          best = v3 > bv ? r1 + 2 * ox + 1 : best;
+          bv = v3 > bv ? v3 : bv;
+          yr[ox] = bv;
+          ar[ox] = best;
         }
       }
       return;
