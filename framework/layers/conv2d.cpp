@@ -225,6 +225,7 @@ void Conv2d::write_desc(LayerDesc& d) const {
 }
 
 int64_t Conv2d::macs() const {
+  if (out_shape_.rank() != 3) return 0;  // not set up yet
   return static_cast<int64_t>(out_shape_[0]) * out_shape_[1] * out_shape_[2] * (in_channels / groups) *
          kernel * kernel;
 }
@@ -376,6 +377,7 @@ void Conv2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, c
               if (iy < 0 || iy >= h) continue;
               const float* gr = g + static_cast<size_t>(oy) * ow;
               const ptrdiff_t base = static_cast<ptrdiff_t>(iy) * w - p + kx;
+#pragma omp simd reduction(+ : acc)
               for (int ox = lo; ox < hi; ++ox) acc += gr[ox] * src[base + static_cast<ptrdiff_t>(ox) * s];
               if (dsrc) {
                 for (int ox = lo; ox < hi; ++ox) dsrc[base + static_cast<ptrdiff_t>(ox) * s] += wv * gr[ox];
