@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace trim {
 
@@ -13,26 +14,35 @@ void RatioLimits::validate() const {
 }
 
 int kept_channels(int channels, double ratio, const RatioLimits& lim, std::string* why) {
-  std::string w = ratio > 0 ? "requested" : "none requested";
+  std::vector<std::string> rules;
   double r = std::max(0.0, ratio);
   if (r > lim.max_ratio) {
     r = lim.max_ratio;
-    w = "capped by max_ratio";
+    rules.push_back("capped by max_ratio");
   }
   int keep = channels - channels_for_ratio(channels, r);
   const int floor_ = std::min(channels, lim.min_channels);
   if (keep < floor_) {
     keep = floor_;
-    w = "capped by min_channels";
+    rules.push_back("capped by min_channels");
   }
   if (lim.round_to > 1 && keep < channels) {
     const int rounded = std::min(channels, (keep + lim.round_to - 1) / lim.round_to * lim.round_to);
-    if (rounded != keep) w += ", rounded up to a multiple of " + std::to_string(lim.round_to);
+    if (rounded != keep) rules.push_back("rounded up to a multiple of " + std::to_string(lim.round_to));
     keep = rounded;
   }
-  if (why) *why = w;
+  if (why) {
+    why->clear();
+    for (const auto& x : rules) *why += (why->empty() ? "" : ", ") + x;
+  }
   return keep;
 }
+
+namespace {
+std::string join_rule(const std::string& base, const std::string& limits) {
+  return limits.empty() ? base : base + "; " + limits;
+}
+}  // namespace
 
 std::vector<LayerChoice> choose_t_sensitive(const ScanResult& scan, double T, const RatioLimits& lim) {
   std::vector<LayerChoice> out;
@@ -47,7 +57,7 @@ std::vector<LayerChoice> choose_t_sensitive(const ScanResult& scan, double T, co
     ch.requested = best;
     std::string why;
     ch.channels_after = kept_channels(c.channels, best, lim, &why);
-    ch.why = best > 0 ? "largest ratio with drop <= T; " + why : "no ratio within T";
+    ch.why = best > 0 ? join_rule("largest ratio with drop <= T", why) : "no ratio within T";
     out.push_back(ch);
   }
   return out;
@@ -62,7 +72,7 @@ std::vector<LayerChoice> choose_uniform(const GroupAnalysis& a, double ratio, co
     ch.requested = ratio;
     std::string why;
     ch.channels_after = kept_channels(g.channels, ratio, lim, &why);
-    ch.why = "uniform ratio; " + why;
+    ch.why = join_rule("uniform ratio", why);
     out.push_back(ch);
   }
   return out;
@@ -98,7 +108,9 @@ std::vector<LayerChoice> choose_global(const Model& m, const GroupAnalysis& a, c
     ch.requested = static_cast<double>(below) / g.channels;
     std::string why;
     ch.channels_after = kept_channels(g.channels, ch.requested, lim, &why);
-    ch.why = "global threshold " + std::to_string(threshold) + "; " + why;
+    char th[64];
+    std::snprintf(th, sizeof th, "score below the global threshold %.4g", threshold);
+    ch.why = join_rule(th, why);
     out.push_back(ch);
   }
   return out;
