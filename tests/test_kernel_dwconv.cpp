@@ -86,7 +86,8 @@ std::string compare(const std::vector<float>& got, const std::vector<float>& wan
 
 std::vector<Case> cases() {
   std::vector<Case> out;
-  const int sizes[][2] = {{1, 1}, {1, 5}, {2, 2}, {3, 3}, {4, 7}, {5, 5}, {7, 7}, {8, 9}, {13, 6}, {6, 14}};
+  // Widths up to 40 so rows split into several strips (dwconv3x3_simd.h) for every channel count.
+  const int sizes[][2] = {{1, 1}, {1, 5}, {2, 2}, {3, 3}, {4, 7}, {5, 5}, {7, 7}, {8, 9}, {13, 6}, {6, 14}, {5, 40}, {4, 37}};
   const int channels[] = {1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48};
   int i = 0;
   for (const auto& hw : sizes)

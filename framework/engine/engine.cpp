@@ -4,7 +4,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <thread>
 #include <cstring>
 #include <iomanip>
 #include <limits>
@@ -77,6 +79,9 @@ using engine_detail::Step;
 
 struct InferenceEngine::Impl {
   std::vector<Step> steps;
+  std::vector<int> tasks;  // pieces per step (index 0: the input conversion, then step i at i + 1)
+  // Per piece of work: the next unclaimed piece and the pieces finished, reset every run.
+  std::unique_ptr<std::atomic<int>[]> next, done;
   Tensor weights;   // every packed weight and bias, one block
   Tensor act[2];    // ping-pong activation buffers
   Tensor scratch;   // per-thread im2col blocks
@@ -281,68 +286,58 @@ void plan_buffers(Impl& im, const k::KernelTable& t, const Shape& input, int thr
   im.scratch = Tensor(Shape{static_cast<int>(std::max<size_t>(im.scratch_per_thread * threads, 1))});
 }
 
-// Runs one step on `threads` threads (in the calling thread when 1).
-void exec(const Step& s, const k::KernelTable& t, const Impl& im, const float* in, float* out, int threads) {
-  const float* wp = im.weights.data() + s.w_off;
-  const float* bp = im.weights.data() + s.b_off;
+// Task decomposition: every step is cut into `tasks` pieces that threads claim one at a time,
+// so a thread the OS has taken away (the machine is shared) holds up at most the piece it is
+// running, never a fixed half of the layer.
+int plan_tasks(const Step& s, const k::KernelTable& t, int threads) {
+  if (threads <= 1) return 1;
+  auto pieces = [&](int units) { return std::max(1, std::min(units, 4 * threads)); };
   switch (s.op) {
     case Op::Pointwise: {
       const int m = s.ih * s.iw;
-      auto part = [&](int idx, int parts) {
-        int b, e;
-        if (s.split_n) {
-          split_range(s.cout, parts, t.gemm_nr, idx, b, e);
-          if (b < e)
-            t.gemm(m, e - b, s.cin, in, s.in_cs, wp + static_cast<size_t>(b) * s.cin, bp + b, out + b, s.out_cs,
-                   s.vmin, s.vmax);
-        } else {
-          split_range(m, parts, t.gemm_mr, idx, b, e);
-          if (b < e)
-            t.gemm(e - b, s.cout, s.cin, in + b * s.in_cs, s.in_cs, wp, bp, out + b * s.out_cs, s.out_cs, s.vmin,
-                   s.vmax);
-        }
-      };
-      if (threads == 1) {
-        part(0, 1);
-      } else {
-#pragma omp parallel num_threads(threads)
-        part(omp_get_thread_num(), omp_get_num_threads());
-      }
-      break;
+      return s.split_n ? pieces((s.cout + t.gemm_nr - 1) / t.gemm_nr) : pieces((m + t.gemm_mr - 1) / t.gemm_mr);
     }
-    case Op::Conv: {
-      const int pixels = s.oh * s.ow;
-      auto part = [&](int idx, int parts) {
-        int b, e;
-        split_range(pixels, parts, t.gemm_mr, idx, b, e);
+    case Op::Conv: return pieces((s.oh * s.ow + t.gemm_mr - 1) / t.gemm_mr);
+    case Op::DwConv: return pieces(s.oh);
+    // The classifier is bound by reading its weights: worth splitting only when large.
+    case Op::Fc: return static_cast<int64_t>(s.cin) * s.cout < (1 << 16) ? 1 : pieces((s.cout + t.gemm_nr - 1) / t.gemm_nr);
+    default: return 1;
+  }
+}
+
+// Runs piece `task` of `tasks` of one step; `tid` picks the thread's scratch.
+void exec(const Step& s, const k::KernelTable& t, const Impl& im, const float* in, float* out, int task, int tasks,
+          int tid) {
+  const float* wp = im.weights.data() + s.w_off;
+  const float* bp = im.weights.data() + s.b_off;
+  int b = 0, e = 0;
+  switch (s.op) {
+    case Op::Pointwise: {
+      const int m = s.ih * s.iw;
+      if (s.split_n) {
+        split_range(s.cout, tasks, t.gemm_nr, task, b, e);
         if (b < e)
-          k::conv2d_nhwc(t, in, s.ih, s.iw, s.in_cs, s.cin, out, s.ow, s.out_cs, s.cout, s.kernel, s.stride, s.pad, b, e,
-                         wp, bp, s.vmin, s.vmax, const_cast<float*>(im.scratch.data()) + idx * im.scratch_per_thread);
-      };
-      if (threads == 1) {
-        part(0, 1);
+          t.gemm(m, e - b, s.cin, in, s.in_cs, wp + static_cast<size_t>(b) * s.cin, bp + b, out + b, s.out_cs, s.vmin,
+                 s.vmax);
       } else {
-#pragma omp parallel num_threads(threads)
-        part(omp_get_thread_num(), omp_get_num_threads());
-      }
-      break;
-    }
-    case Op::DwConv: {
-      k::DwConvFn f = s.stride == 1 ? t.dwconv3x3_s1 : t.dwconv3x3_s2;
-      auto part = [&](int idx, int parts) {
-        int b, e;
-        split_range(s.oh, parts, 1, idx, b, e);
+        split_range(m, tasks, t.gemm_mr, task, b, e);
         if (b < e)
-          f(in, s.ih, s.iw, s.in_cs, out, s.ow, s.out_cs, b, e, s.cout, wp, bp, s.pad, s.pad, s.vmin, s.vmax);
-      };
-      if (threads == 1 || s.oh < 2) {
-        part(0, 1);
-      } else {
-#pragma omp parallel num_threads(threads)
-        part(omp_get_thread_num(), omp_get_num_threads());
+          t.gemm(e - b, s.cout, s.cin, in + b * s.in_cs, s.in_cs, wp, bp, out + b * s.out_cs, s.out_cs, s.vmin, s.vmax);
       }
       break;
     }
+    case Op::Conv:
+      split_range(s.oh * s.ow, tasks, t.gemm_mr, task, b, e);
+      if (b < e)
+        k::conv2d_nhwc(t, in, s.ih, s.iw, s.in_cs, s.cin, out, s.ow, s.out_cs, s.cout, s.kernel, s.stride, s.pad, b, e, wp,
+                       bp, s.vmin, s.vmax, const_cast<float*>(im.scratch.data()) + tid * im.scratch_per_thread);
+      break;
+    case Op::DwConv:
+      split_range(s.oh, tasks, 1, task, b, e);
+      if (b < e)
+        (s.stride == 1 ? t.dwconv3x3_s1 : t.dwconv3x3_s2)(in, s.ih, s.iw, s.in_cs, out, s.ow, s.out_cs, b, e, s.cout, wp,
+                                                          bp, s.pad, s.pad, s.vmin, s.vmax);
+      break;
     case Op::GroupConv:
       k::f32_conv2d_nhwc__ref(in, s.ih, s.iw, s.in_cs, s.cin, out, s.oh, s.ow, s.out_cs, s.cout, s.kernel, s.stride,
                               s.pad, s.groups, wp, bp, s.vmin, s.vmax);
@@ -364,22 +359,19 @@ void exec(const Step& s, const k::KernelTable& t, const Impl& im, const float* i
       // Channel-major, as training flattens: the next linear layer's columns need no permutation.
       k::f32_nhwc_to_nchw__ref(in, s.cin, s.ih * s.iw, s.in_cs, out);
       break;
-    case Op::Fc: {
-      auto part = [&](int idx, int parts) {
-        int b, e;
-        split_range(s.cout, parts, t.gemm_nr, idx, b, e);
-        if (b < e) t.fc(e - b, s.cin, in, wp + static_cast<size_t>(b) * s.cin, bp + b, out + b, s.vmin, s.vmax);
-      };
-      // The classifier is bound by reading its weights: worth two threads only when large.
-      if (threads == 1 || static_cast<int64_t>(s.cin) * s.cout < (1 << 16)) {
-        part(0, 1);
-      } else {
-#pragma omp parallel num_threads(threads)
-        part(omp_get_thread_num(), omp_get_num_threads());
-      }
+    case Op::Fc:
+      split_range(s.cout, tasks, t.gemm_nr, task, b, e);
+      if (b < e) t.fc(e - b, s.cin, in, wp + static_cast<size_t>(b) * s.cin, bp + b, out + b, s.vmin, s.vmax);
       break;
-    }
   }
+}
+
+inline void cpu_relax() {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
 }
 
 }  // namespace
@@ -395,6 +387,10 @@ InferenceEngine::InferenceEngine(const Model& model, const EngineOptions& opt)
   fuse_activations(impl_->steps);
   pack_weights(*impl_, *table_);
   plan_buffers(*impl_, *table_, input_, threads_);
+  impl_->tasks.push_back(threads_ > 1 && input_[1] * input_[2] >= 4096 ? 4 * threads_ : 1);
+  for (const auto& s : impl_->steps) impl_->tasks.push_back(plan_tasks(s, *table_, threads_));
+  impl_->next.reset(new std::atomic<int>[impl_->tasks.size()]);
+  impl_->done.reset(new std::atomic<int>[impl_->tasks.size()]);
   for (const auto& s : impl_->steps) {
     EngineStep e;
     e.name = s.name;
@@ -411,39 +407,71 @@ InferenceEngine::~InferenceEngine() = default;
 void InferenceEngine::run(const float* in, float* out) {
   Impl& im = *impl_;
   const int c = input_[0], pixels = input_[1] * input_[2];
-  float* cur = im.act[0].data();
-  float* nxt = im.act[1].data();
-  // NCHW -> NHWC once at the boundary; rows of pixels split across the threads.
-  auto convert = [&](int idx, int parts) {
-    int b, e;
-    split_range(pixels, parts, 64, idx, b, e);
-    for (int p = b; p < e; ++p)
-      for (int ch = 0; ch < c; ++ch) cur[static_cast<size_t>(p) * im.in_cs + ch] = in[static_cast<size_t>(ch) * pixels + p];
-  };
-  if (threads_ == 1 || pixels < 4096) {
-    convert(0, 1);
-  } else {
-#pragma omp parallel num_threads(threads_)
-    convert(omp_get_thread_num(), omp_get_num_threads());
-  }
-  for (size_t i = 0; i < im.steps.size(); ++i) {
-    const Step& s = im.steps[i];
-    if (!profile_) {
-      exec(s, *table_, im, cur, nxt, threads_);
-    } else {
-      const double t0 = omp_get_wtime();
-      exec(s, *table_, im, cur, nxt, threads_);
-      const double dt = omp_get_wtime() - t0;
-      EngineStep& st = steps_[i];
-      st.min_seconds = st.runs == 0 ? dt : std::min(st.min_seconds, dt);
-      st.seconds += dt;
-      st.runs += 1;
+  const size_t nsteps = im.steps.size();
+  // Buffers of step i: input act[i % 2], output act[(i + 1) % 2] (ping-pong); the converted
+  // network input goes to act[0].
+  auto input_of = [&](size_t i) { return im.act[i % 2].data(); };
+  auto output_of = [&](size_t i) { return im.act[(i + 1) % 2].data(); };
+  // Piece j of work item w (w = 0: NCHW -> NHWC conversion; w = i + 1: step i).
+  auto work = [&](size_t w, int j, int tid) {
+    if (w == 0) {
+      int b, e;
+      split_range(pixels, im.tasks[0], 64, j, b, e);
+      float* cur = im.act[0].data();
+      for (int p = b; p < e; ++p)
+        for (int ch = 0; ch < c; ++ch) cur[static_cast<size_t>(p) * im.in_cs + ch] = in[static_cast<size_t>(ch) * pixels + p];
+      return;
     }
-    std::swap(cur, nxt);
+    const size_t i = w - 1;
+    exec(im.steps[i], *table_, im, input_of(i), output_of(i), j, im.tasks[w], tid);
+  };
+
+  if (threads_ == 1) {
+    for (size_t w = 0; w <= nsteps; ++w) {
+      const double t0 = profile_ ? omp_get_wtime() : 0.0;
+      for (int j = 0; j < im.tasks[w]; ++j) work(w, j, 0);
+      if (profile_ && w > 0) record(w - 1, omp_get_wtime() - t0);
+    }
+  } else {
+    for (size_t w = 0; w <= nsteps; ++w) {
+      im.next[w].store(0, std::memory_order_relaxed);
+      im.done[w].store(0, std::memory_order_relaxed);
+    }
+    // One parallel region per image, not one per layer: inside it threads claim pieces of each
+    // step and wait only for pieces other threads have claimed. A thread that the OS has not
+    // scheduled yet claims nothing, so the others never wait for it to wake up mid-network.
+#pragma omp parallel num_threads(threads_)
+    {
+      const int tid = omp_get_thread_num();
+      double t0 = profile_ && tid == 0 ? omp_get_wtime() : 0.0;
+      for (size_t w = 0; w <= nsteps; ++w) {
+        const int total = im.tasks[w];
+        for (int j; (j = im.next[w].fetch_add(1, std::memory_order_relaxed)) < total;) {
+          work(w, j, tid);
+          im.done[w].fetch_add(1, std::memory_order_release);
+        }
+        for (int spins = 0; im.done[w].load(std::memory_order_acquire) < total; ++spins) {
+          if (spins < 4096) cpu_relax();
+          else std::this_thread::yield();  // the piece's owner may be waiting for this core
+        }
+        if (profile_ && tid == 0) {
+          const double t1 = omp_get_wtime();
+          if (w > 0) record(w - 1, t1 - t0);
+          t0 = t1;
+        }
+      }
+    }
   }
   const Step& last = im.steps.back();
   // The output is classes x 1 x 1 (Model::build checks), so NHWC and NCHW coincide.
-  std::memcpy(out, cur, sizeof(float) * static_cast<size_t>(last.cout) * last.oh * last.ow);
+  std::memcpy(out, output_of(nsteps - 1), sizeof(float) * static_cast<size_t>(last.cout) * last.oh * last.ow);
+}
+
+void InferenceEngine::record(size_t step, double seconds) {
+  EngineStep& st = steps_[step];
+  st.min_seconds = st.runs == 0 ? seconds : std::min(st.min_seconds, seconds);
+  st.seconds += seconds;
+  st.runs += 1;
 }
 
 const Tensor& InferenceEngine::run(const Tensor& x) {

@@ -73,6 +73,7 @@ class InferenceEngine {
   struct Impl;
 
  private:
+  void record(size_t step, double seconds);
   std::unique_ptr<Impl> impl_;
   const kernels::KernelTable* table_;
   int threads_ = 1;

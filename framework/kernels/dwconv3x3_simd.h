@@ -33,6 +33,10 @@ void dwconv3x3(const float* in, int ih, int iw, size_t in_cs, float* out, int ow
   int ox_hi = iw - 3 + pad_left >= 0 ? (iw - 3 + pad_left) / S + 1 : 0;
   ox_hi = std::max(ox_lo, std::min(ow, ox_hi));
   const size_t row_stride = static_cast<size_t>(iw) * in_cs;
+  // Output columns per strip: ~4 KB of each input row (16 pixels of 64 floats), at least one
+  // block of 4 outputs. Measured on the MobileNet maps: 2-4 KB strips beat whole rows by 15-30%
+  // on the 112x112 and 56x56 layers; prefetching the next rows by hand made things slower.
+  const int kStrip = std::max(4, std::min(16, static_cast<int>(4096 / (in_cs * sizeof(float)))) / S);
 
   for (int oy = oy0; oy < oy1; ++oy) {
     const int iy0 = oy * S - pad_top;
@@ -48,6 +52,12 @@ void dwconv3x3(const float* in, int ih, int iw, size_t in_cs, float* out, int ow
       cstr[ky] = row_ok[ky] ? in_cs : 0;
     }
     float* orow = out + static_cast<size_t>(oy) * ow * out_cs;
+    // The row goes in strips: every channel block of a strip reads the same few cache lines per
+    // pixel, which then stay in L1 for the next block (a whole row of a 112-wide, 64-channel map
+    // would not).
+    for (int xs = 0; xs < ow; xs += kStrip) {
+    const int xe = std::min(ow, xs + kStrip);
+    const int lo = std::max(xs, std::min(xe, ox_lo)), hi = std::max(lo, std::min(xe, ox_hi));
     for (int c = 0; c < channels; c += V::kLanes) {
       const typename V::mask m = V::mask_for(channels - c);
       R k[9];
@@ -69,9 +79,9 @@ void dwconv3x3(const float* in, int ih, int iw, size_t in_cs, float* out, int ow
         V::store(orow + static_cast<size_t>(ox) * out_cs + c, m, V::min(V::max(acc, vlo), vhi));
       };
 
-      for (int ox = 0; ox < ox_lo; ++ox) pixel(ox);
-      int ox = ox_lo;
-      for (; ox + 4 <= ox_hi; ox += 4) {
+      for (int ox = xs; ox < lo; ++ox) pixel(ox);
+      int ox = lo;
+      for (; ox + 4 <= hi; ox += 4) {
         const size_t ix0 = static_cast<size_t>(ox * S - pad_left);
         R a0 = b, a1 = b, a2 = b, a3 = b;
         for (int ky = 0; ky < 3; ++ky) {
@@ -94,7 +104,7 @@ void dwconv3x3(const float* in, int ih, int iw, size_t in_cs, float* out, int ow
         V::store(o + 2 * out_cs, m, V::min(V::max(a2, vlo), vhi));
         V::store(o + 3 * out_cs, m, V::min(V::max(a3, vlo), vhi));
       }
-      for (; ox < ox_hi; ++ox) {
+      for (; ox < hi; ++ox) {
         const size_t ix0 = static_cast<size_t>(ox * S - pad_left);
         R acc = b;
         for (int ky = 0; ky < 3; ++ky) {
@@ -103,7 +113,8 @@ void dwconv3x3(const float* in, int ih, int iw, size_t in_cs, float* out, int ow
         }
         V::store(orow + static_cast<size_t>(ox) * out_cs + c, m, V::min(V::max(acc, vlo), vhi));
       }
-      for (ox = ox_hi; ox < ow; ++ox) pixel(ox);
+      for (ox = hi; ox < xe; ++ox) pixel(ox);
+    }
     }
   }
 }
