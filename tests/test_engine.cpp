@@ -201,6 +201,8 @@ void expect_engine_matches_model(Model& m, int batch, const std::string& what) {
       EngineOptions o;
       o.isa = t;
       o.threads = threads;
+      // Every other run fuses every depthwise + pointwise pair, however small.
+      if (threads == 2) o.fuse_min_bytes = 0;
       InferenceEngine e(m, o);
       Tensor got = e.run(x);
       EXPECT_LE(rel_diff(got, want), kTol) << what << " isa=" << t->isa << " threads=" << threads;
@@ -229,9 +231,23 @@ TEST(Engine, SmallOddWidthMobileNetMatchesTrainingPath) {
   expect_engine_matches_model(m, 1, "mobilenet alpha 0.42");
 }
 
+TEST(Engine, FusesLargeDepthwiseWithPointwise) {
+  Model m = small_mobilenet();
+  EngineOptions o;
+  o.fuse_min_bytes = 0;
+  InferenceEngine e(m, o);
+  ASSERT_EQ(e.steps().size(), 1u + 13u + 2u) << e.summary();
+  EXPECT_EQ(e.steps()[1].kind, "dwconv3x3+pw");
+  EXPECT_EQ(e.steps()[1].name, "dw1+dw1_relu+pw1+pw1_relu");
+  EXPECT_EQ(e.macs(), m.macs());
+  EngineOptions big;
+  big.fuse_min_bytes = size_t(1) << 40;
+  EXPECT_EQ(InferenceEngine(m, big).steps().size(), 1u + 26u + 2u);
+}
+
 TEST(Engine, PlanFusesAndPicksFastPaths) {
   Model m = small_mobilenet();
-  InferenceEngine e(m);
+  InferenceEngine e(m);  // 32 px input: no depthwise output is big enough to fuse
   // stem conv, 13 x (dw + pw), pool, fc: BN and ReLU fused away, flatten of a 1x1 map skipped.
   ASSERT_EQ(e.steps().size(), 1u + 26u + 2u) << e.summary();
   EXPECT_EQ(e.steps()[0].kind, "conv");

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cmath>
 #include <thread>
+#include <cstdint>
 #include <cstring>
 #include <iomanip>
 #include <limits>
@@ -28,13 +29,14 @@ namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-enum class Op { Pointwise, Conv, DwConv, GroupConv, Affine, Clamp, MaxPool, AvgPool, GlobalAvgPool, Flatten, Fc };
+enum class Op { Pointwise, Conv, DwConv, DwPw, GroupConv, Affine, Clamp, MaxPool, AvgPool, GlobalAvgPool, Flatten, Fc };
 
 const char* op_name(Op op) {
   switch (op) {
     case Op::Pointwise: return "pointwise";
     case Op::Conv: return "conv";
     case Op::DwConv: return "dwconv3x3";
+    case Op::DwPw: return "dwconv3x3+pw";
     case Op::GroupConv: return "groupconv";
     case Op::Affine: return "affine";
     case Op::Clamp: return "clamp";
@@ -73,6 +75,12 @@ struct Step {
   std::vector<float> w, b;
   size_t w_off = 0, b_off = 0;  // into the weight arena
   bool split_n = false;         // pointwise: threads take column panels rather than rows
+  // DwPw (a depthwise step fused with the pointwise step after it): the depthwise output is
+  // `mid_c` channels at stride `mid_cs`, made `band_rows` rows at a time into per-thread
+  // scratch; the pointwise weights, bias and clamp are the second set.
+  int mid_c = 0, band_rows = 0;
+  size_t mid_cs = 0, w2_off = 0, b2_off = 0;
+  float vmin2 = -kInf, vmax2 = kInf;
 };
 }  // namespace engine_detail
 using engine_detail::Step;
@@ -255,6 +263,38 @@ void pack_weights(Impl& im, const k::KernelTable& t) {
   }
 }
 
+// A depthwise step whose output would not stay in L2 is fused with the pointwise step that
+// reads it: bands of a few depthwise rows go into per-thread scratch and the pointwise GEMM
+// consumes them at once, so the big intermediate map (1.6 MB after MobileNet's first depthwise
+// layer) is never written out and read back. Runs after pack_weights.
+void fuse_depthwise_pointwise(std::vector<Step>& steps, size_t min_bytes) {
+  constexpr size_t kBandBytes = 64u << 10;  // depthwise rows made per band
+  std::vector<Step> out;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    Step& d = steps[i];
+    if (d.op == Op::DwConv && i + 1 < steps.size() && steps[i + 1].op == Op::Pointwise &&
+        static_cast<size_t>(d.oh) * d.ow * d.out_cs * sizeof(float) > min_bytes) {
+      const Step& p = steps[i + 1];
+      Step f = std::move(d);
+      f.op = Op::DwPw;
+      f.name += "+" + p.name;
+      f.macs += p.macs;
+      f.mid_c = f.cout;
+      f.mid_cs = f.out_cs;
+      f.band_rows = static_cast<int>(std::max<size_t>(1, kBandBytes / (static_cast<size_t>(f.ow) * f.mid_cs * sizeof(float))));
+      f.cout = p.cout;
+      f.out_cs = p.out_cs;
+      f.w2_off = p.w_off, f.b2_off = p.b_off;
+      f.vmin2 = p.vmin, f.vmax2 = p.vmax;
+      out.push_back(std::move(f));
+      ++i;
+      continue;
+    }
+    out.push_back(std::move(d));
+  }
+  steps.swap(out);
+}
+
 // Two ping-pong activation buffers sized for the largest tensor, per-thread im2col scratch, and
 // the thread split of every GEMM. Nothing is allocated after this.
 void plan_buffers(Impl& im, const k::KernelTable& t, const Shape& input, int threads) {
@@ -270,6 +310,7 @@ void plan_buffers(Impl& im, const k::KernelTable& t, const Shape& input, int thr
     biggest = std::max(biggest, static_cast<size_t>(s.oh) * s.ow * s.out_cs);
     cs = s.out_cs;
     if (s.op == Op::Conv) scratch = std::max(scratch, k::conv2d_scratch_size(t, s.kernel, s.cin));
+    if (s.op == Op::DwPw) scratch = std::max(scratch, static_cast<size_t>(s.band_rows) * s.ow * s.mid_cs);
     if (s.op == Op::Pointwise) {
       // Split along the larger operand (rows of A for big feature maps, weight panels for the
       // 7x7 and 14x14 layers) unless that leaves one thread much more work than the other.
@@ -290,6 +331,7 @@ void plan_buffers(Impl& im, const k::KernelTable& t, const Shape& input, int thr
 // so a thread the OS has taken away (the machine is shared) holds up at most the piece it is
 // running, never a fixed half of the layer.
 int plan_tasks(const Step& s, const k::KernelTable& t, int threads) {
+  if (s.op == Op::DwPw) return (s.oh + s.band_rows - 1) / s.band_rows;  // bands, even on one thread
   if (threads <= 1) return 1;
   auto pieces = [&](int units) { return std::max(1, std::min(units, 4 * threads)); };
   switch (s.op) {
@@ -338,6 +380,20 @@ void exec(const Step& s, const k::KernelTable& t, const Impl& im, const float* i
         (s.stride == 1 ? t.dwconv3x3_s1 : t.dwconv3x3_s2)(in, s.ih, s.iw, s.in_cs, out, s.ow, s.out_cs, b, e, s.cout, wp,
                                                           bp, s.pad, s.pad, s.vmin, s.vmax);
       break;
+    case Op::DwPw: {
+      b = task * s.band_rows;
+      e = std::min(s.oh, b + s.band_rows);
+      float* band = const_cast<float*>(im.scratch.data()) + tid * im.scratch_per_thread;
+      // The kernel writes row oy at out + oy * ow * out_cs: shift the base so row b lands at the
+      // start of the band (integer arithmetic: the shifted address is never dereferenced).
+      float* shifted = reinterpret_cast<float*>(reinterpret_cast<uintptr_t>(band) -
+                                                static_cast<uintptr_t>(b) * s.ow * s.mid_cs * sizeof(float));
+      (s.stride == 1 ? t.dwconv3x3_s1 : t.dwconv3x3_s2)(in, s.ih, s.iw, s.in_cs, shifted, s.ow, s.mid_cs, b, e, s.mid_c,
+                                                        wp, bp, s.pad, s.pad, s.vmin, s.vmax);
+      t.gemm((e - b) * s.ow, s.cout, s.mid_c, band, s.mid_cs, im.weights.data() + s.w2_off, im.weights.data() + s.b2_off,
+             out + static_cast<size_t>(b) * s.ow * s.out_cs, s.out_cs, s.vmin2, s.vmax2);
+      break;
+    }
     case Op::GroupConv:
       k::f32_conv2d_nhwc__ref(in, s.ih, s.iw, s.in_cs, s.cin, out, s.oh, s.ow, s.out_cs, s.cout, s.kernel, s.stride,
                               s.pad, s.groups, wp, bp, s.vmin, s.vmax);
@@ -386,6 +442,7 @@ InferenceEngine::InferenceEngine(const Model& model, const EngineOptions& opt)
   impl_->steps = lower(optimized, *table_);
   fuse_activations(impl_->steps);
   pack_weights(*impl_, *table_);
+  fuse_depthwise_pointwise(impl_->steps, opt.fuse_min_bytes);
   plan_buffers(*impl_, *table_, input_, threads_);
   impl_->tasks.push_back(threads_ > 1 && input_[1] * input_[2] >= 4096 ? 4 * threads_ : 1);
   for (const auto& s : impl_->steps) impl_->tasks.push_back(plan_tasks(s, *table_, threads_));

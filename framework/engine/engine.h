@@ -2,7 +2,9 @@
 //
 // Construction runs the passes (drop_dropout, fold_batchnorm), lowers every layer to a step,
 // fuses ReLU/ReLU6 into the step before it (fuse_activations), packs every weight once into the
-// layout its kernel streams (pack_weights) and plans every buffer (plan_buffers). run() then
+// layout its kernel streams (pack_weights), fuses depthwise layers with large outputs into the
+// pointwise layer that reads them (fuse_depthwise_pointwise) and plans every buffer
+// (plan_buffers). run() then
 // allocates nothing: it converts the NCHW input to NHWC once, walks the steps on two ping-pong
 // activation buffers, and writes the logits.
 //
@@ -29,7 +31,10 @@ struct EngineOptions {
   // nullptr: the process-wide choice (kernels::kernels(), i.e. CPU detection or TRIM_ISA).
   // Tests set it to run the same model on every ISA; nothing else should.
   const kernels::KernelTable* isa = nullptr;
-  bool profile = false;  // time every step (layer_times())
+  bool profile = false;  // time every step (steps())
+  // A depthwise layer whose output is larger than this is fused with the pointwise layer after
+  // it (the output then never leaves the cache). Smaller maps stay in L2 on their own.
+  size_t fuse_min_bytes = 512u << 10;
 };
 
 // One step of the plan, for reports.
