@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "framework/engine/passes.h"
+#include "framework/engine/worker_pool.h"
 #include "framework/layers/activation.h"
 #include "framework/layers/batchnorm2d.h"
 #include "framework/layers/conv2d.h"
@@ -88,8 +89,15 @@ using engine_detail::Step;
 struct InferenceEngine::Impl {
   std::vector<Step> steps;
   std::vector<int> tasks;  // pieces per step (index 0: the input conversion, then step i at i + 1)
-  // Per piece of work: the next unclaimed piece and the pieces finished, reset every run.
-  std::unique_ptr<std::atomic<int>[]> next, done;
+  // Per image, in one of two slots (see worker_pool.h): the next unclaimed piece and the pieces
+  // finished of every work item, and the image's input and output.
+  struct Run {
+    std::unique_ptr<std::atomic<int>[]> next, done;
+    const float* in = nullptr;
+    InferenceEngine* engine = nullptr;
+  };
+  Run runs[2];
+  std::unique_ptr<WorkerPool> pool;
   Tensor weights;   // every packed weight and bias, one block
   Tensor act[2];    // ping-pong activation buffers
   Tensor scratch;   // per-thread im2col blocks
@@ -422,14 +430,6 @@ void exec(const Step& s, const k::KernelTable& t, const Impl& im, const float* i
   }
 }
 
-inline void cpu_relax() {
-#if defined(__x86_64__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
-
 }  // namespace
 
 InferenceEngine::InferenceEngine(const Model& model, const EngineOptions& opt)
@@ -446,8 +446,12 @@ InferenceEngine::InferenceEngine(const Model& model, const EngineOptions& opt)
   plan_buffers(*impl_, *table_, input_, threads_);
   impl_->tasks.push_back(threads_ > 1 && input_[1] * input_[2] >= 4096 ? 4 * threads_ : 1);
   for (const auto& s : impl_->steps) impl_->tasks.push_back(plan_tasks(s, *table_, threads_));
-  impl_->next.reset(new std::atomic<int>[impl_->tasks.size()]);
-  impl_->done.reset(new std::atomic<int>[impl_->tasks.size()]);
+  for (auto& r : impl_->runs) {
+    r.next.reset(new std::atomic<int>[impl_->tasks.size()]);
+    r.done.reset(new std::atomic<int>[impl_->tasks.size()]);
+    r.engine = this;
+  }
+  if (threads_ > 1) impl_->pool.reset(new WorkerPool(threads_ - 1));
   for (const auto& s : impl_->steps) {
     EngineStep e;
     e.name = s.name;
@@ -461,67 +465,71 @@ InferenceEngine::InferenceEngine(const Model& model, const EngineOptions& opt)
 
 InferenceEngine::~InferenceEngine() = default;
 
+// Piece j of work item w of the image in `in` (w = 0: the NCHW -> NHWC conversion; w = i + 1:
+// step i). Step i reads act[i % 2] and writes act[(i + 1) % 2].
+void InferenceEngine::work(const float* in, size_t w, int j, int tid) {
+  Impl& im = *impl_;
+  if (w == 0) {
+    const int c = input_[0], pixels = input_[1] * input_[2];
+    int b, e;
+    split_range(pixels, im.tasks[0], 64, j, b, e);
+    float* cur = im.act[0].data();
+    for (int p = b; p < e; ++p)
+      for (int ch = 0; ch < c; ++ch) cur[static_cast<size_t>(p) * im.in_cs + ch] = in[static_cast<size_t>(ch) * pixels + p];
+    return;
+  }
+  const size_t i = w - 1;
+  exec(im.steps[i], *table_, im, im.act[i % 2].data(), im.act[(i + 1) % 2].data(), j, im.tasks[w], tid);
+}
+
+// Every thread of an image runs this: claim pieces of each work item in order, then wait until
+// the pieces other threads claimed are finished. The caller (tid 0) times the items.
+void InferenceEngine::work_loop(void* run_state, int tid) {
+  auto& r = *static_cast<Impl::Run*>(run_state);
+  Impl& im = *impl_;
+  const bool timing = profile_ && tid == 0;
+  double t0 = timing ? omp_get_wtime() : 0.0;
+  for (size_t w = 0; w < im.tasks.size(); ++w) {
+    const int total = im.tasks[w];
+    for (int j; (j = r.next[w].fetch_add(1, std::memory_order_relaxed)) < total;) {
+      work(r.in, w, j, tid);
+      r.done[w].fetch_add(1, std::memory_order_release);
+    }
+    for (int spins = 0; r.done[w].load(std::memory_order_acquire) < total; ++spins) {
+      if (spins < 4096) cpu_relax();
+      else std::this_thread::yield();  // the piece's owner may be waiting for this core
+    }
+    if (timing) {
+      const double t1 = omp_get_wtime();
+      if (w > 0) record(w - 1, t1 - t0);
+      t0 = t1;
+    }
+  }
+}
+
 void InferenceEngine::run(const float* in, float* out) {
   Impl& im = *impl_;
-  const int c = input_[0], pixels = input_[1] * input_[2];
-  const size_t nsteps = im.steps.size();
-  // Buffers of step i: input act[i % 2], output act[(i + 1) % 2] (ping-pong); the converted
-  // network input goes to act[0].
-  auto input_of = [&](size_t i) { return im.act[i % 2].data(); };
-  auto output_of = [&](size_t i) { return im.act[(i + 1) % 2].data(); };
-  // Piece j of work item w (w = 0: NCHW -> NHWC conversion; w = i + 1: step i).
-  auto work = [&](size_t w, int j, int tid) {
-    if (w == 0) {
-      int b, e;
-      split_range(pixels, im.tasks[0], 64, j, b, e);
-      float* cur = im.act[0].data();
-      for (int p = b; p < e; ++p)
-        for (int ch = 0; ch < c; ++ch) cur[static_cast<size_t>(p) * im.in_cs + ch] = in[static_cast<size_t>(ch) * pixels + p];
-      return;
-    }
-    const size_t i = w - 1;
-    exec(im.steps[i], *table_, im, input_of(i), output_of(i), j, im.tasks[w], tid);
-  };
-
-  if (threads_ == 1) {
-    for (size_t w = 0; w <= nsteps; ++w) {
+  const size_t items = im.tasks.size();
+  if (!im.pool) {
+    for (size_t w = 0; w < items; ++w) {
       const double t0 = profile_ ? omp_get_wtime() : 0.0;
-      for (int j = 0; j < im.tasks[w]; ++j) work(w, j, 0);
+      for (int j = 0; j < im.tasks[w]; ++j) work(in, w, j, 0);
       if (profile_ && w > 0) record(w - 1, omp_get_wtime() - t0);
     }
   } else {
-    for (size_t w = 0; w <= nsteps; ++w) {
-      im.next[w].store(0, std::memory_order_relaxed);
-      im.done[w].store(0, std::memory_order_relaxed);
+    Impl::Run& r = im.runs[im.pool->begin()];
+    for (size_t w = 0; w < items; ++w) {
+      r.next[w].store(0, std::memory_order_relaxed);
+      r.done[w].store(0, std::memory_order_relaxed);
     }
-    // One parallel region per image, not one per layer: inside it threads claim pieces of each
-    // step and wait only for pieces other threads have claimed. A thread that the OS has not
-    // scheduled yet claims nothing, so the others never wait for it to wake up mid-network.
-#pragma omp parallel num_threads(threads_)
-    {
-      const int tid = omp_get_thread_num();
-      double t0 = profile_ && tid == 0 ? omp_get_wtime() : 0.0;
-      for (size_t w = 0; w <= nsteps; ++w) {
-        const int total = im.tasks[w];
-        for (int j; (j = im.next[w].fetch_add(1, std::memory_order_relaxed)) < total;) {
-          work(w, j, tid);
-          im.done[w].fetch_add(1, std::memory_order_release);
-        }
-        for (int spins = 0; im.done[w].load(std::memory_order_acquire) < total; ++spins) {
-          if (spins < 4096) cpu_relax();
-          else std::this_thread::yield();  // the piece's owner may be waiting for this core
-        }
-        if (profile_ && tid == 0) {
-          const double t1 = omp_get_wtime();
-          if (w > 0) record(w - 1, t1 - t0);
-          t0 = t1;
-        }
-      }
-    }
+    r.in = in;
+    im.pool->offer([](void* ctx, int tid) { static_cast<Impl::Run*>(ctx)->engine->work_loop(ctx, tid); }, &r);
+    work_loop(&r, 0);
   }
-  const Step& last = im.steps.back();
+  const size_t last = im.steps.size() - 1;
+  const Step& s = im.steps[last];
   // The output is classes x 1 x 1 (Model::build checks), so NHWC and NCHW coincide.
-  std::memcpy(out, output_of(nsteps - 1), sizeof(float) * static_cast<size_t>(last.cout) * last.oh * last.ow);
+  std::memcpy(out, im.act[(last + 1) % 2].data(), sizeof(float) * static_cast<size_t>(s.cout) * s.oh * s.ow);
 }
 
 void InferenceEngine::record(size_t step, double seconds) {

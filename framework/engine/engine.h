@@ -11,8 +11,9 @@
 // Activations inside the engine are NHWC with the channel stride rounded up to the kernel
 // table's channel_align (16 for AVX-512, 8 for AVX2, 4 for NEON), so every pixel starts on a
 // vector boundary whatever the channel count (13, 27, ... cost one partial vector, never a
-// slow path). Threads: OpenMP, `threads` per engine; batch 1 is the case that matters (larger
-// batches run image by image).
+// slow path). Threads: `threads` per engine, the caller plus persistent workers that claim
+// pieces of each layer (worker_pool.h says why not an OpenMP region per image); batch 1 is the
+// case that matters (larger batches run image by image).
 #pragma once
 
 #include <cstdint>
@@ -79,6 +80,8 @@ class InferenceEngine {
 
  private:
   void record(size_t step, double seconds);
+  void work(const float* in, size_t w, int j, int tid);
+  void work_loop(void* run_state, int tid);
   std::unique_ptr<Impl> impl_;
   const kernels::KernelTable* table_;
   int threads_ = 1;
