@@ -12,6 +12,12 @@ namespace {
 const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                          "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 
+// Past ten layers the colours repeat: the second and third cycles are dashed and dotted.
+std::string dash(size_t layer) {
+  const size_t cycle = layer / 10;
+  return cycle == 0 ? "" : cycle == 1 ? " stroke-dasharray='8,4'" : " stroke-dasharray='2,3'";
+}
+
 std::string esc(const std::string& s) {
   std::string o;
   for (char c : s) {
@@ -79,7 +85,8 @@ void panel(std::ostringstream& s, const ScanResult& scan, double T, double x0, d
     for (size_t k = 0; k < c.ratios.size(); ++k)
       if (c.removed[k] >= 0 && std::isfinite(c.drop[k]))
         pts << X(c.ratios[k]) - x0 << "," << Y(c.drop[k]) - y0 << " ";
-    s << "<polyline fill='none' stroke='" << col << "' stroke-width='2' points='" << pts.str() << "'/>\n";
+    s << "<polyline fill='none' stroke='" << col << "' stroke-width='2'" << dash(l) << " points='" << pts.str()
+      << "'/>\n";
     for (size_t k = 0; k < c.ratios.size(); ++k)
       if (c.removed[k] >= 0 && std::isfinite(c.drop[k]))
         s << "<circle cx='" << X(c.ratios[k]) - x0 << "' cy='" << Y(c.drop[k]) - y0 << "' r='3' fill='" << col
@@ -121,7 +128,7 @@ std::string scan_svg(const ScanResult& scan, double T, const std::string& title)
   for (size_t l = 0; l < scan.layers.size(); ++l) {
     const double ly = top + 10 + 20 * static_cast<double>(l);
     s << "<line x1='" << lx << "' y1='" << ly << "' x2='" << lx + 24 << "' y2='" << ly << "' stroke='"
-      << kColors[l % 10] << "' stroke-width='3'/>\n<text x='" << lx + 30 << "' y='" << ly + 4
+      << kColors[l % 10] << "' stroke-width='3'" << dash(l) << "/>\n<text x='" << lx + 30 << "' y='" << ly + 4
       << "' font-size='12'>" << esc(scan.layers[l].layer) << " (" << scan.layers[l].channels << ")</text>\n";
   }
   s << "</svg>\n";
