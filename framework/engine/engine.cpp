@@ -495,10 +495,7 @@ void InferenceEngine::work_loop(void* run_state, int tid) {
       work(r.in, w, j, tid);
       r.done[w].fetch_add(1, std::memory_order_release);
     }
-    for (int spins = 0; r.done[w].load(std::memory_order_acquire) < total; ++spins) {
-      if (spins < 4096) cpu_relax();
-      else std::this_thread::yield();  // the piece's owner may be waiting for this core
-    }
+    spin_until([&] { return r.done[w].load(std::memory_order_acquire) >= total; });
     if (timing) {
       const double t1 = omp_get_wtime();
       if (w > 0) record(w - 1, t1 - t0);

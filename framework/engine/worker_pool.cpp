@@ -30,10 +30,7 @@ int WorkerPool::begin() {
   // checks the slot's generation (both seq_cst), so either it sees the slot closed and leaves,
   // or this wait sees it and lets it finish (it only finds finished counters).
   s.gen.store(0);
-  for (int spins = 0; s.active.load() != 0; ++spins) {
-    if (spins < 4096) cpu_relax();
-    else std::this_thread::yield();
-  }
+  spin_until([&] { return s.active.load() == 0; });
   return pending_;
 }
 

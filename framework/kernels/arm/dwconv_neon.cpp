@@ -17,6 +17,8 @@ struct Neon {
   struct mask {
     int left;  // lanes to touch: 4 for a full block
   };
+  static constexpr size_t kStripBytes = 1 << 30;
+  static constexpr int kStripPixels = 1 << 20;
   static constexpr int kLanes = 4;
   static mask mask_for(int left) { return {left < 4 ? left : 4}; }
   static reg load(const float* p) { return vld1q_f32(p); }
@@ -35,6 +37,7 @@ struct Neon {
     vst1q_f32(t, v);
     for (int i = 0; i < m.left; ++i) p[i] = t[i];
   }
+  static void store(float* p, reg v) { vst1q_f32(p, v); }
   static reg set1(float v) { return vdupq_n_f32(v); }
   static reg fmadd(reg a, reg b, reg c) { return vfmaq_f32(c, a, b); }
   static reg min(reg a, reg b) { return vminq_f32(a, b); }

@@ -18,6 +18,8 @@ struct Avx2 {
     __m256i m;
     bool full;
   };
+  static constexpr size_t kStripBytes = 4096;
+  static constexpr int kStripPixels = 16;
   static constexpr int kLanes = 8;
   static mask mask_for(int left) {
     return {_mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), left >= 8};
@@ -28,6 +30,7 @@ struct Avx2 {
     if (m.full) _mm256_storeu_ps(p, v);
     else _mm256_maskstore_ps(p, m.m, v);
   }
+  static void store(float* p, reg v) { _mm256_storeu_ps(p, v); }
   static reg set1(float v) { return _mm256_set1_ps(v); }
   static reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
   static reg min(reg a, reg b) { return _mm256_min_ps(a, b); }
