@@ -180,6 +180,9 @@ const std::vector<KeyImpl>& keys() {
       {{"pruning", "iterations", "iterations", "1", "rounds of scan -> prune -> fine-tune (stops early past total_threshold)"},
        [](PruneConfig& c, const std::string& v, const std::string& w) { c.iterations = to_int_in(v, w, 1, 100); },
        [](const PruneConfig& c) { return std::to_string(c.iterations); }},
+      {{"pruning", "retries", "retries", "0", "retry a round past total_threshold with T halved, this many times"},
+       [](PruneConfig& c, const std::string& v, const std::string& w) { c.retries = to_int_in(v, w, 0, 10); },
+       [](const PruneConfig& c) { return std::to_string(c.retries); }},
       {{"pruning", "scan_samples", "scan-samples", "2000", "validation images used by the scan (0: all)"},
        [](PruneConfig& c, const std::string& v, const std::string& w) {
          c.scan_samples = to_int_in(v, w, 0, 100000000);

@@ -30,6 +30,7 @@ struct PruneConfig {
   int min_channels = 8;
   int round_to = 1;
   int iterations = 1;       // rounds of scan -> prune -> fine-tune
+  int retries = 0;          // a round past total_threshold is retried with T halved this often
   int scan_samples = 2000;  // validation images for the scan (0: all)
   double ratio = 0.5;       // uniform: the ratio per layer; global: the fraction of all channels
   double target_macs = 0;   // uniform/global: final MACs as a fraction of dense (0: use ratio)

@@ -153,90 +153,108 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
   };
 
   Model current = dense.clone();
-  std::vector<Model> round_models;  // every round's model (rejected ones too, for their latency)
+  std::vector<Model> round_models;  // every attempt's model (rejected ones too, for their latency)
   int last_accepted = -1;           // index into round_models
+  size_t last_accepted_row = 0;     // index into rep.rounds
   std::string csv;
-  for (int round = 1; round <= cfg.iterations; ++round) {
-    RoundReport rr;
-    rr.round = round;
-    rr.threshold = cfg.threshold_for_round(round);
+  bool stop = false;
+  for (int round = 1; round <= cfg.iterations && !stop; ++round) {
     const GroupAnalysis a = analyze_groups(current);
     if (a.groups.empty()) throw Error(cfg.model_path + ": the model has no prunable layers");
     auto crit = make_criterion(cfg.criterion, cfg.seed + static_cast<uint64_t>(round));
-    std::vector<LayerChoice> choices;
     const std::string tag = "round " + std::to_string(round);
+    ScanResult scan;
     if (cfg.mode == "t_sensitive") {
       ScanOptions so;
       so.ratios = cfg.ratios;
       so.progress = !cfg.quiet;
       so.label = "scan " + tag;
-      ScanResult scan = sensitivity_scan(current, a, *crit, scan_data, so);
-      rr.scan_base_acc = scan.base_acc;
-      rr.scan_seconds = scan.seconds;
+      scan = sensitivity_scan(current, a, *crit, scan_data, so);
       csv += scan_csv(scan, round, round == 1);
       write_file_atomic(dir + PruneOutputs::scan_csv, csv);
       write_file_atomic(dir + "scan_round" + std::to_string(round) + ".svg",
-                        scan_svg(scan, rr.threshold, "sensitivity scan, " + tag + " (" + cfg.model_path + ")"));
-      choices = choose_t_sensitive(scan, rr.threshold, lim);
-    } else {
-      int64_t target = -1;
-      if (cfg.target_macs > 0)
-        target = static_cast<int64_t>(std::llround(static_cast<double>(rep.dense.macs) *
-                                                   std::pow(cfg.target_macs, static_cast<double>(round) / cfg.iterations)));
-      if (cfg.mode == "uniform")
-        choices = target >= 0 ? uniform_for_macs(current, a, target, lim) : choose_uniform(a, cfg.ratio, lim);
-      else
-        choices = target >= 0 ? global_for_macs(current, a, *crit, target, lim)
-                              : choose_global(current, a, *crit, cfg.ratio, lim);
+                        scan_svg(scan, cfg.threshold_for_round(round), "sensitivity scan, " + tag + " (" + cfg.model_path + ")"));
     }
-    for (auto& ch : choices) ch.criterion = criterion_label(*crit, *a.find(ch.layer));
-    rr.layers = choices;
-    const ChannelRemoval rm = removal_for(current, a, *crit, choices);
-    if (rm.empty()) {
-      rr.accepted = false;
-      rr.note = cfg.mode == "t_sensitive" ? "no layer can be pruned within T" : "nothing left to prune within the limits";
-      rr.pruned = figures_of(current);
+    // A T-sensitive round past the accuracy budget may be retried from the same model and scan
+    // with T halved (`retries` times) before the run stops.
+    const int attempts = cfg.mode == "t_sensitive" ? 1 + cfg.retries : 1;
+    for (int attempt = 1; attempt <= attempts; ++attempt) {
+      RoundReport rr;
+      rr.round = round;
+      rr.attempt = attempt;
+      rr.threshold = cfg.threshold_for_round(round) * std::pow(0.5, attempt - 1);
+      const std::string atag = tag + (attempt > 1 ? " attempt " + std::to_string(attempt) : "");
+      std::vector<LayerChoice> choices;
+      if (cfg.mode == "t_sensitive") {
+        rr.scan_base_acc = scan.base_acc;
+        rr.scan_seconds = attempt == 1 ? scan.seconds : 0;
+        choices = choose_t_sensitive(scan, rr.threshold, lim);
+      } else {
+        int64_t target = -1;
+        if (cfg.target_macs > 0)
+          target = static_cast<int64_t>(std::llround(
+              static_cast<double>(rep.dense.macs) * std::pow(cfg.target_macs, static_cast<double>(round) / cfg.iterations)));
+        if (cfg.mode == "uniform")
+          choices = target >= 0 ? uniform_for_macs(current, a, target, lim) : choose_uniform(a, cfg.ratio, lim);
+        else
+          choices = target >= 0 ? global_for_macs(current, a, *crit, target, lim)
+                                : choose_global(current, a, *crit, cfg.ratio, lim);
+      }
+      for (auto& ch : choices) ch.criterion = criterion_label(*crit, *a.find(ch.layer));
+      rr.layers = choices;
+      const ChannelRemoval rm = removal_for(current, a, *crit, choices);
+      if (rm.empty()) {
+        rr.accepted = false;
+        rr.note = cfg.mode == "t_sensitive" ? "no layer can be pruned within T" : "nothing left to prune within the limits";
+        rr.pruned = figures_of(current);
+        rep.rounds.push_back(rr);
+        say(cfg, atag + ": " + rr.note + "; stopping");
+        stop = true;
+        break;
+      }
+      Model pruned = prune_channels(current, a, rm, 1);
+      rr.val_before_finetune = top1(pruned, val.get(), cfg.threads);
+      say(cfg, atag + ": " + std::to_string(current.macs()) + " -> " + std::to_string(pruned.macs()) +
+                   " MACs, val before fine-tuning " + pct(rr.val_before_finetune));
+      if (cfg.epochs > 0) {
+        auto t0 = std::chrono::steady_clock::now();
+        finetune(pruned, data, val.get(), cfg, cfg.epochs, cfg.lr,
+                 cfg.seed + 1000u * static_cast<uint64_t>(round) + static_cast<uint64_t>(attempt), "finetune " + atag);
+        rr.finetune_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      }
+      rr.pruned = figures_of(pruned);
+      rr.pruned.val_acc = top1(pruned, val.get(), cfg.threads);
+      rr.pruned.test_acc = top1(pruned, test.get(), cfg.threads);
+      const double val_drop = 100 * (rep.dense.val_acc - rr.pruned.val_acc);
+      // The accuracy budget governs how far T-sensitive pruning iterates. The baselines prune to a
+      // fixed ratio or cost, so they run every round (their accuracy is what is compared).
+      if (cfg.mode == "t_sensitive" && val_drop > cfg.total_threshold) {
+        rr.accepted = false;
+        char b[160];
+        std::snprintf(b, sizeof b, "val drop %.2f points > total_threshold %.2f", val_drop, cfg.total_threshold);
+        rr.note = b;
+      }
+      say(cfg, atag + ": after fine-tuning val " + pct(rr.pruned.val_acc) + ", test " + pct(rr.pruned.test_acc) +
+                   (rr.accepted ? "" : " -- rejected (" + rr.note + ")"));
+      rr.has_model = true;
+      save_model(pruned, dir + "round" + std::to_string(round) +
+                             (attempt > 1 ? std::string(1, static_cast<char>('a' + attempt - 1)) : "") + ".model");
+      round_models.push_back(std::move(pruned));
       rep.rounds.push_back(rr);
-      say(cfg, tag + ": " + rr.note + "; stopping");
-      break;
+      write_reports();
+      if (rr.accepted) {
+        last_accepted = static_cast<int>(round_models.size()) - 1;
+        last_accepted_row = rep.rounds.size() - 1;
+        current = round_models.back().clone();
+        break;
+      }
+      if (attempt == attempts) stop = true;
     }
-    Model pruned = prune_channels(current, a, rm, 1);
-    rr.val_before_finetune = top1(pruned, val.get(), cfg.threads);
-    say(cfg, tag + ": " + std::to_string(current.macs()) + " -> " + std::to_string(pruned.macs()) +
-                 " MACs, val before fine-tuning " + pct(rr.val_before_finetune));
-    if (cfg.epochs > 0) {
-      auto t0 = std::chrono::steady_clock::now();
-      finetune(pruned, data, val.get(), cfg, cfg.epochs, cfg.lr, cfg.seed + 1000u * static_cast<uint64_t>(round),
-               "finetune " + tag);
-      rr.finetune_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    }
-    rr.pruned = figures_of(pruned);
-    rr.pruned.val_acc = top1(pruned, val.get(), cfg.threads);
-    rr.pruned.test_acc = top1(pruned, test.get(), cfg.threads);
-    const double val_drop = 100 * (rep.dense.val_acc - rr.pruned.val_acc);
-    // The accuracy budget governs how far T-sensitive pruning iterates. The baselines prune to a
-    // fixed ratio or cost, so they run every round (their accuracy is what is compared).
-    if (cfg.mode == "t_sensitive" && val_drop > cfg.total_threshold) {
-      rr.accepted = false;
-      char b[160];
-      std::snprintf(b, sizeof b, "val drop %.2f points > total_threshold %.2f", val_drop, cfg.total_threshold);
-      rr.note = b;
-    }
-    say(cfg, tag + ": after fine-tuning val " + pct(rr.pruned.val_acc) + ", test " + pct(rr.pruned.test_acc) +
-                 (rr.accepted ? "" : " -- rejected (" + rr.note + ")"));
-    rr.has_model = true;
-    save_model(pruned, dir + "round" + std::to_string(round) + ".model");
-    round_models.push_back(std::move(pruned));
-    rep.rounds.push_back(rr);
-    write_reports();
-    if (!rr.accepted) break;
-    last_accepted = static_cast<int>(round_models.size()) - 1;
-    current = round_models.back().clone();
   }
 
   // The final model: the last accepted round (the dense model if none), optionally fine-tuned more.
   Model final_model = last_accepted >= 0 ? round_models[static_cast<size_t>(last_accepted)].clone() : dense.clone();
-  rep.final_model = last_accepted >= 0 ? rep.rounds[static_cast<size_t>(last_accepted)].pruned : rep.dense;
+  rep.final_model = last_accepted >= 0 ? rep.rounds[last_accepted_row].pruned : rep.dense;
   if (cfg.final_epochs > 0 && last_accepted >= 0) {
     rep.final_val_before = rep.final_model.val_acc;
     finetune(final_model, data, val.get(), cfg, cfg.final_epochs, cfg.final_lr > 0 ? cfg.final_lr : cfg.lr,

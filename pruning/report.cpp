@@ -175,6 +175,7 @@ std::string report_json(const PruneReport& r) {
   for (const auto& rd : r.rounds) {
     j.open('{');
     j.kv("round", rd.round);
+    j.kv("attempt", rd.attempt);
     j.kv("threshold", rd.threshold);
     j.kv("accepted", rd.accepted);
     j.kv("note", rd.note);
@@ -248,11 +249,11 @@ std::string report_table(const PruneReport& r) {
     << " interleaved runs\n\n";
 
   // Per round: the model after the round.
-  s << std::left << std::setw(8) << "model" << std::right << std::setw(6) << "T" << std::setw(11) << "MACs"
+  s << std::left << std::setw(10) << "model" << std::right << std::setw(6) << "T" << std::setw(11) << "MACs"
     << std::setw(10) << "params" << std::setw(12) << "val pruned" << std::setw(10) << "val ft" << std::setw(10)
     << "test" << std::setw(12) << "latency ms" << std::setw(9) << "speedup" << "  note\n";
   auto row = [&](const std::string& name, double T, const ModelFigures& f, double val_before, const std::string& note) {
-    s << std::left << std::setw(8) << name << std::right << std::setw(6) << (T >= 0 ? fixed(T, 2) : "-")
+    s << std::left << std::setw(10) << name << std::right << std::setw(6) << (T >= 0 ? fixed(T, 2) : "-")
       << std::setw(11) << millions(f.macs) << std::setw(10) << thousands(f.params) << std::setw(12) << pct(val_before)
       << std::setw(10) << pct(f.val_acc) << std::setw(10) << pct(f.test_acc) << std::setw(12) << fixed(f.latency_ms, 3)
       << std::setw(9)
@@ -261,7 +262,7 @@ std::string report_table(const PruneReport& r) {
   };
   row("dense", -1, r.dense, -1, "");
   for (const auto& rd : r.rounds)
-    row("round " + std::to_string(rd.round), r.mode == "t_sensitive" ? rd.threshold : -1, rd.pruned,
+    row("round " + std::to_string(rd.round) + (rd.attempt > 1 ? std::string(1, static_cast<char>('a' + rd.attempt - 1)) : ""), r.mode == "t_sensitive" ? rd.threshold : -1, rd.pruned,
         rd.val_before_finetune, (rd.accepted ? "" : "rejected: ") + rd.note);
   row("final", -1, r.final_model, r.final_val_before,
       r.final_epochs > 0 ? "after " + std::to_string(r.final_epochs) + " more epochs" : "");
@@ -269,7 +270,10 @@ std::string report_table(const PruneReport& r) {
 
   // Channels per layer per round.
   s << std::left << std::setw(14) << "layer" << std::right << std::setw(7) << "dense";
-  for (const auto& rd : r.rounds) s << std::setw(9) << ("r" + std::to_string(rd.round) + (rd.accepted ? "" : "*"));
+  for (const auto& rd : r.rounds)
+    s << std::setw(9)
+      << ("r" + std::to_string(rd.round) + (rd.attempt > 1 ? std::string(1, static_cast<char>('a' + rd.attempt - 1)) : "") +
+          (rd.accepted ? "" : "*"));
   s << std::setw(8) << "final" << std::setw(9) << "kept" << "\n";
   for (size_t i = 0; i < r.dense.channels.size(); ++i) {
     const auto& name = r.dense.channels[i].first;
@@ -292,7 +296,8 @@ std::string report_table(const PruneReport& r) {
 
   // Per round and layer: requested vs achieved.
   for (const auto& rd : r.rounds) {
-    s << "round " << rd.round << (rd.accepted ? "" : " (rejected)");
+    s << "round " << rd.round << (rd.attempt > 1 ? " attempt " + std::to_string(rd.attempt) : "")
+      << (rd.accepted ? "" : " (rejected)");
     if (r.mode == "t_sensitive")
       s << ": T = " << rd.threshold << " points, scan base accuracy " << pct(rd.scan_base_acc) << " ("
         << fixed(rd.scan_seconds, 1) << " s)";

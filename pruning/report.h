@@ -23,6 +23,7 @@ struct ModelFigures {
 
 struct RoundReport {
   int round = 0;
+  int attempt = 1;       // > 1: a retry of the round with a smaller T
   double threshold = 0;  // T of this round (t_sensitive), points
   double scan_base_acc = -1, scan_seconds = 0;
   std::vector<LayerChoice> layers;

@@ -118,6 +118,19 @@ TEST_F(PruneRunTest, RoundPastTheBudgetIsRejectedAndNotKept) {
   // The final model is the dense one.
   EXPECT_EQ(r.final_model.macs, r.dense.macs);
   EXPECT_EQ(load_model(c.folder + "/pruned.model").macs(), r.dense.macs);
+
+  // With one retry the round is tried again from the same model with T halved, then the run stops.
+  c.folder = temp_dir("prune_run_retry");
+  c.retries = 1;
+  r = run_pruning(*dense_, *data_, c);
+  ASSERT_EQ(r.rounds.size(), 2u);
+  EXPECT_EQ(r.rounds[1].round, 1);
+  EXPECT_EQ(r.rounds[1].attempt, 2);
+  EXPECT_DOUBLE_EQ(r.rounds[1].threshold, 50.0);
+  EXPECT_FALSE(r.rounds[1].accepted);
+  EXPECT_EQ(r.rounds[1].layers[0].channels_before, r.rounds[0].layers[0].channels_before);
+  EXPECT_TRUE(std::filesystem::exists(c.folder + "/round1b.model"));
+  EXPECT_EQ(r.final_model.macs, r.dense.macs);
 }
 
 TEST_F(PruneRunTest, BaselinesReachTheMacsTarget) {
