@@ -1,6 +1,8 @@
 // activation.cpp - ReLU and ReLU6. Backward reads the saved output: the gradient passes where
 // the clamp was inactive (0 < out, and out < 6 for ReLU6).
 #include "framework/layers/activation.h"
+#include "framework/layers/shape_checks.h"
+#include "framework/parallel.h"
 
 #include <omp.h>
 
@@ -12,23 +14,6 @@ namespace {
 
 // Below this many elements an OpenMP region costs more than the loop.
 constexpr size_t kParallelMin = 1 << 14;
-
-// Shape checks run every step: they compare integers and build a message only on failure
-// (strings allocate, and the training step must not).
-bool has_dims(const Tensor& t, int n, int c, int h, int w) {
-  return t.rank() == 4 && t.dim(0) == n && t.dim(1) == c && t.dim(2) == h && t.dim(3) == w;
-}
-
-void check_input(const Tensor& in, const Shape& want, const char* type, const std::string& name) {
-  if (in.rank() == 4 && in.dim(1) == want[0] && in.dim(2) == want[1] && in.dim(3) == want[2]) return;
-  throw Error(std::string(type) + " '" + name + "': expected input N x " + want.str() + ", got " + in.shape().str());
-}
-
-void check_doutput(const Tensor& dout, int n, const Shape& want, const char* type, const std::string& name) {
-  if (has_dims(dout, n, want[0], want[1], want[2])) return;
-  throw Error(std::string(type) + " '" + name + "' backward: expected doutput " + std::to_string(n) + " x " +
-              want.str() + ", got " + dout.shape().str());
-}
 
 Shape setup_elementwise(const Shape& in, const std::string& what) {
   if (in.rank() != 3 || in.numel() == 0)

@@ -8,6 +8,8 @@
 // Depthwise convolution (groups == in == out channels) runs as direct loops: its GEMMs would
 // have one row, which wastes the BLAS.
 #include "framework/layers/conv2d.h"
+#include "framework/layers/shape_checks.h"
+#include "framework/parallel.h"
 
 #include <omp.h>
 
@@ -106,36 +108,7 @@ void col2im(float* dx, const float* col, const Geom& g) {
 // waking the second thread is microseconds, and far worse when the cores are oversubscribed.
 constexpr int64_t kParallelMin = 1 << 16;
 
-// Runs f(i) for i in [0, count), split statically over the OpenMP threads when `par`. The
-// serial case stays out of OpenMP altogether: libgomp allocates a team even for an if(false)
-// or one-thread region, and the training step must not allocate.
-template <class F>
-void parallel_for(int count, bool par, F f) {
-  if (!par || omp_get_max_threads() == 1) {
-    for (int i = 0; i < count; ++i) f(i);
-    return;
-  }
-#pragma omp parallel for schedule(static)
-  for (int i = 0; i < count; ++i) f(i);
-}
-
-// Runs body(tid, nt) on every thread of a parallel region, or body(0, 1) when not `par`.
-template <class F>
-void parallel_region(bool par, F body) {
-  if (!par || omp_get_max_threads() == 1) {
-    body(0, 1);
-    return;
-  }
-#pragma omp parallel
-  body(omp_get_thread_num(), omp_get_num_threads());
-}
-
 // Contiguous share [begin, end) of `total` items for thread `tid` of `nt`.
-void thread_range(int total, int tid, int nt, int& begin, int& end) {
-  begin = static_cast<int>(static_cast<int64_t>(total) * tid / nt);
-  end = static_cast<int>(static_cast<int64_t>(total) * (tid + 1) / nt);
-}
-
 float plane_sum(const float* x, int n) {
   float s = 0.f;
 #pragma omp simd reduction(+ : s)
@@ -231,28 +204,6 @@ int64_t Conv2d::macs() const {
 }
 
 namespace {
-
-// Shape checks run every step: they compare integers and build a message only on failure
-// (strings allocate, and the training step must not).
-bool has_dims(const Tensor& t, int n, int c, int h, int w) {
-  return t.rank() == 4 && t.dim(0) == n && t.dim(1) == c && t.dim(2) == h && t.dim(3) == w;
-}
-
-void check_input(const Tensor& in, const Shape& want, const char* type, const std::string& name) {
-  if (in.rank() == 4 && in.dim(1) == want[0] && in.dim(2) == want[1] && in.dim(3) == want[2]) return;
-  throw Error(std::string(type) + " '" + name + "': expected input N x " + want.str() + ", got " + in.shape().str());
-}
-
-void check_doutput(const Tensor& dout, int n, const Shape& want, const char* type, const std::string& name) {
-  if (has_dims(dout, n, want[0], want[1], want[2])) return;
-  throw Error(std::string(type) + " '" + name + "' backward: expected doutput " + std::to_string(n) + " x " +
-              want.str() + ", got " + dout.shape().str());
-}
-
-// Resizes only when the shape changes, so a steady training loop builds no Shape.
-void resize4(Tensor& t, int n, int c, int h, int w) {
-  if (!has_dims(t, n, c, h, w)) t.resize(Shape{n, c, h, w});
-}
 
 }  // namespace
 

@@ -1,32 +1,13 @@
 // dropout.cpp - inverted dropout: kept elements are scaled by 1/(1-p) at training time so that
 // evaluation is the identity.
 #include "framework/layers/dropout.h"
+#include "framework/layers/shape_checks.h"
+#include "framework/parallel.h"
 
 #include <cstdio>
 #include <cstring>
 
 namespace trim {
-
-namespace {
-
-// Shape checks run every step: they compare integers and build a message only on failure
-// (strings allocate, and the training step must not).
-bool has_dims(const Tensor& t, int n, int c, int h, int w) {
-  return t.rank() == 4 && t.dim(0) == n && t.dim(1) == c && t.dim(2) == h && t.dim(3) == w;
-}
-
-void check_input(const Tensor& in, const Shape& want, const char* type, const std::string& name) {
-  if (in.rank() == 4 && in.dim(1) == want[0] && in.dim(2) == want[1] && in.dim(3) == want[2]) return;
-  throw Error(std::string(type) + " '" + name + "': expected input N x " + want.str() + ", got " + in.shape().str());
-}
-
-void check_doutput(const Tensor& dout, int n, const Shape& want, const char* type, const std::string& name) {
-  if (has_dims(dout, n, want[0], want[1], want[2])) return;
-  throw Error(std::string(type) + " '" + name + "' backward: expected doutput " + std::to_string(n) + " x " +
-              want.str() + ", got " + dout.shape().str());
-}
-
-}  // namespace
 
 Dropout::Dropout(float p_) : p(p_) {
   if (!(p >= 0.f && p <= 1.f)) throw Error("dropout: p must be in [0, 1], got " + std::to_string(p));

@@ -5,6 +5,8 @@
 // output element is then computed by exactly one call whatever the thread count, so results
 // do not depend on it.
 #include "framework/layers/linear.h"
+#include "framework/layers/shape_checks.h"
+#include "framework/parallel.h"
 
 #include <omp.h>
 
@@ -21,46 +23,6 @@ std::string who(const std::string& name) { return "linear '" + name + "'"; }
 
 // Below this many multiply-adds a parallel region costs more than it saves.
 constexpr int64_t kParallelMin = 1 << 16;
-
-// Runs body(tid, nt) on every thread of a parallel region, or body(0, 1) when not `par`: the
-// serial case stays out of OpenMP, since libgomp allocates a team even for an if(false) or
-// one-thread region, and the training step must not allocate.
-template <class F>
-void parallel_region(bool par, F body) {
-  if (!par || omp_get_max_threads() == 1) {
-    body(0, 1);
-    return;
-  }
-#pragma omp parallel
-  body(omp_get_thread_num(), omp_get_num_threads());
-}
-
-void thread_range(int total, int tid, int nt, int& begin, int& end) {
-  begin = static_cast<int>(static_cast<int64_t>(total) * tid / nt);
-  end = static_cast<int>(static_cast<int64_t>(total) * (tid + 1) / nt);
-}
-
-// Shape checks run every step: they compare integers and build a message only on failure
-// (strings allocate, and the training step must not).
-bool has_dims(const Tensor& t, int n, int c, int h, int w) {
-  return t.rank() == 4 && t.dim(0) == n && t.dim(1) == c && t.dim(2) == h && t.dim(3) == w;
-}
-
-void check_input(const Tensor& in, const Shape& want, const char* type, const std::string& name) {
-  if (in.rank() == 4 && in.dim(1) == want[0] && in.dim(2) == want[1] && in.dim(3) == want[2]) return;
-  throw Error(std::string(type) + " '" + name + "': expected input N x " + want.str() + ", got " + in.shape().str());
-}
-
-void check_doutput(const Tensor& dout, int n, const Shape& want, const char* type, const std::string& name) {
-  if (has_dims(dout, n, want[0], want[1], want[2])) return;
-  throw Error(std::string(type) + " '" + name + "' backward: expected doutput " + std::to_string(n) + " x " +
-              want.str() + ", got " + dout.shape().str());
-}
-
-// Resizes only when the shape changes, so a steady training loop builds no Shape.
-void resize4(Tensor& t, int n, int c, int h, int w) {
-  if (!has_dims(t, n, c, h, w)) t.resize(Shape{n, c, h, w});
-}
 
 }  // namespace
 

@@ -1,6 +1,8 @@
 // pool2d.cpp - MaxPool2d, AvgPool2d and GlobalAvgPool, one (image, channel) plane per OpenMP
 // iteration. Output size is floor((H + 2*pad - size) / stride) + 1 (PyTorch, ceil_mode off).
 #include "framework/layers/pool2d.h"
+#include "framework/layers/shape_checks.h"
+#include "framework/parallel.h"
 
 #include <omp.h>
 
@@ -14,41 +16,6 @@ namespace {
 
 // Below this many input elements an OpenMP region costs more than the loop.
 constexpr size_t kParallelMin = 1 << 14;
-
-// Runs f(i) for i in [0, count), split statically over the OpenMP threads when `par`. The
-// serial case stays out of OpenMP altogether: libgomp allocates a team even for an if(false)
-// or one-thread region, and the training step must not allocate.
-template <class F>
-void parallel_for(int count, bool par, F f) {
-  if (!par || omp_get_max_threads() == 1) {
-    for (int i = 0; i < count; ++i) f(i);
-    return;
-  }
-#pragma omp parallel for schedule(static)
-  for (int i = 0; i < count; ++i) f(i);
-}
-
-// Shape checks run every step: they compare integers and build a message only on failure
-// (strings allocate, and the training step must not).
-bool has_dims(const Tensor& t, int n, int c, int h, int w) {
-  return t.rank() == 4 && t.dim(0) == n && t.dim(1) == c && t.dim(2) == h && t.dim(3) == w;
-}
-
-void check_input(const Tensor& in, const Shape& want, const char* type, const std::string& name) {
-  if (in.rank() == 4 && in.dim(1) == want[0] && in.dim(2) == want[1] && in.dim(3) == want[2]) return;
-  throw Error(std::string(type) + " '" + name + "': expected input N x " + want.str() + ", got " + in.shape().str());
-}
-
-void check_doutput(const Tensor& dout, int n, const Shape& want, const char* type, const std::string& name) {
-  if (has_dims(dout, n, want[0], want[1], want[2])) return;
-  throw Error(std::string(type) + " '" + name + "' backward: expected doutput " + std::to_string(n) + " x " +
-              want.str() + ", got " + dout.shape().str());
-}
-
-// Resizes only when the shape changes, so a steady training loop builds no Shape.
-void resize4(Tensor& t, int n, int c, int h, int w) {
-  if (!has_dims(t, n, c, h, w)) t.resize(Shape{n, c, h, w});
-}
 
 // The pad limit is PyTorch's; it guarantees that every window overlaps the input.
 void check_window(const std::string& what, int kernel, int stride, int pad) {
