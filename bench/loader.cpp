@@ -8,10 +8,11 @@
 // Part 1: images/s of read + decode (+ augment) at 224 px on --threads threads, each figure
 // the median of --repeats runs: decode only, decode + training transform (random-resized crop,
 // flip, normalise), decode + evaluation transform (resize 256, center crop), and the training
-// transform served from the decoded-image cache.
+// transform served from the decoded-image cache. Also CPU time per image, which holds on a
+// machine shared with other work where wall-clock rates do not.
 // Part 2: MobileNet V1 0.25/128 trained with the real trainer and Batcher (--workers loader
 // threads, --threads compute threads): the share of training time spent waiting in next(),
-// and the step time against the same steps fed from memory (the loader's cost in CPU
+// and the step time and CPU against the same steps fed from memory (the loader's cost in CPU
 // contention, which the wait alone does not show).
 #include <algorithm>
 #include <chrono>
@@ -21,6 +22,7 @@
 #include <random>
 #include <thread>
 
+#include <time.h>
 #include <unistd.h>
 
 #include "datasets/batcher.h"
@@ -37,6 +39,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// CPU seconds (of this thread, or of the whole process): unlike wall time, hardly changed by
+// other programs competing for the cores, so it gives figures that hold on a shared machine.
+double cpu_seconds(clockid_t which) {
+  timespec ts;
+  clock_gettime(which, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
 
 // A learnable synthetic photo: each class has its own colour and stripe direction and
 // frequency, each image its own phase, brightness and noise (noise also gives the JPEG
@@ -82,10 +92,13 @@ void write_synthetic(const std::string& dir, int classes, int per_class, int w, 
   }
 }
 
-// Loads n samples spread over `threads` threads; returns images per second.
-double throughput(const ImageFolderDataset& d, int threads, size_t n, int mode) {
+// Loads n samples spread over `threads` threads. Returns images per second of wall time and
+// sets *cpu_ms to the CPU milliseconds spent per image.
+double throughput(const ImageFolderDataset& d, int threads, size_t n, int mode, double* cpu_ms) {
   const size_t len = d.sample_shape().numel();
+  std::vector<double> cpu(size_t(threads), 0.0);
   auto work = [&](int t) {
+    double c0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
     std::vector<float> buf(len);
     for (size_t k = size_t(t); k < n; k += size_t(threads)) {
       size_t i = (k * 7919) % d.size();  // a shuffled-looking order, like training
@@ -93,13 +106,17 @@ double throughput(const ImageFolderDataset& d, int threads, size_t n, int mode) 
       if (mode == 0) (void)d.decode(i);
       else d.load(i, buf.data(), mode == 1, rng);
     }
+    cpu[size_t(t)] = cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - c0;
   };
   auto t0 = Clock::now();
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
   work(0);
   for (auto& th : pool) th.join();
-  return double(n) / seconds_since(t0);
+  double wall = seconds_since(t0), total_cpu = 0;
+  for (double c : cpu) total_cpu += c;
+  *cpu_ms = 1000 * total_cpu / double(n);
+  return double(n) / wall;
 }
 
 double median_of(std::vector<double> v) {
@@ -165,6 +182,7 @@ int loader_main(int argc, char** argv) {
   o.option("repeats", "3", "part 1: measurements per figure (median reported)");
   o.option("batch", "64", "part 2: batch size");
   o.option("epochs", "2", "part 2: epochs over the data (the first includes start-up)");
+  o.option("steps", "12", "part 2: batches per epoch (a subset of the data; 0: all)");
   o.option("seed", "1", "seed");
   if (!o.parse(argc, argv)) {
     std::fputs(o.usage().c_str(), stdout);
@@ -210,24 +228,34 @@ int loader_main(int argc, char** argv) {
   for (size_t i = 0; i < d.size(); ++i) bytes += fs::file_size(d.samples()[i].path);
   std::printf("data: %s\n  %zu images, mean file %.1f KB; %s\n", d.describe().c_str(), d.size(),
               bytes / 1024.0 / d.size(), d.transform().describe().c_str());
-  (void)throughput(d, threads, std::min<size_t>(n, 50), 0);  // warm the page cache
-  const char* names[3] = {"read + decode", "read + decode + train transform 224", "read + decode + eval transform 224"};
-  std::printf("\npart 1: images/s on %d threads (median of %d x %zu images)\n", threads, repeats, n);
-  for (int mode : {0, 1, 2}) {
-    std::vector<double> r;
-    for (int k = 0; k < repeats; ++k) r.push_back(throughput(d, threads, n, mode));
-    std::printf("  %-40s %8.1f  (1 thread: %.1f)\n", names[mode], median_of(r), throughput(d, 1, n / 2, mode));
-  }
+  double unused_cpu;
+  (void)throughput(d, threads, std::min<size_t>(n, 50), 0, &unused_cpu);  // warm the page cache
+  const char* names[4] = {"read + decode", "read + decode + train transform 224", "read + decode + eval transform 224",
+                          "cache + train transform 224"};
+  std::printf("\npart 1: %d threads, median of %d x %zu images. 'cpu' is CPU time per image, 'free cores' the\n"
+              "        rate it allows on %d otherwise idle cores (the wall figure depends on what else runs)\n",
+              threads, repeats, n, threads);
+  std::printf("  %-38s %10s %10s %12s\n", "", "images/s", "cpu ms", "free cores");
+  auto report = [&](const ImageFolderDataset& data, int mode, const char* name, const std::string& extra) {
+    std::vector<double> rate, cpu;
+    for (int k = 0; k < repeats; ++k) {
+      double c;
+      rate.push_back(throughput(data, threads, n, mode == 3 ? 1 : mode, &c));
+      cpu.push_back(c);
+    }
+    double c = median_of(cpu);
+    std::printf("  %-38s %10.1f %10.2f %12.0f%s\n", name, median_of(rate), c, threads * 1000.0 / c, extra.c_str());
+  };
+  for (int mode : {0, 1, 2}) report(d, mode, names[mode], "");
   {
     ImageFolderDataset cached("cached", d.samples(), d.class_names(), d.transform());
     std::string cache_path = (fs::temp_directory_path() / ("trim-loader-cache-" + std::to_string(::getpid()))).string();
     auto t0 = Clock::now();
     cached.use_cache(cache_path, threads);
-    double build = seconds_since(t0);
-    std::vector<double> r;
-    for (int k = 0; k < repeats; ++k) r.push_back(throughput(cached, threads, n, 1));
-    std::printf("  %-40s %8.1f  (cache %.1f MiB, built in %.1f s)\n", "cache + train transform 224", median_of(r),
-                cached.cache()->file_bytes() / 1048576.0, build);
+    char extra[96];
+    std::snprintf(extra, sizeof extra, "  (cache %.0f MiB, built in %.1f s)", cached.cache()->file_bytes() / 1048576.0,
+                  seconds_since(t0));
+    report(cached, 3, names[3], extra);
     fs::remove(cache_path);
   }
 
@@ -235,6 +263,14 @@ int loader_main(int argc, char** argv) {
   ImageOptions mo = io;
   mo.set_size(128);  // MobileNet V1 0.25/128: 128 crop from 146
   DataSplits ms = open_image_dataset(root, mo);
+  // --steps batches per epoch: an evenly spread subset, so the run stays short on a busy machine.
+  const size_t want = size_t(o.integer("steps")) * size_t(o.integer("batch"));
+  std::shared_ptr<Dataset> part = ms.train;
+  if (want > 0 && want < ms.train->size()) {
+    std::vector<size_t> idx;
+    for (size_t k = 0; k < want; ++k) idx.push_back(k * ms.train->size() / want);
+    part = std::make_shared<SubsetDataset>(ms.train, idx);
+  }
   MobileNetV1Options mn;
   mn.alpha = 0.25f;
   mn.resolution = 128;
@@ -248,7 +284,7 @@ int loader_main(int argc, char** argv) {
   bo.seed = seed;
   bo.workers = o.integer("workers");
   bo.prefetch = 3;
-  Batcher batcher(ms.train, bo);
+  Batcher batcher(part, bo);
   TrainOptions t;
   t.schedule.epochs = o.integer("epochs");
   t.schedule.base_lr = 0.05f;
@@ -261,21 +297,28 @@ int loader_main(int argc, char** argv) {
               t.schedule.epochs, threads, bo.workers);
   TimedSource timed(batcher);
   auto t0 = Clock::now();
+  double c0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
   TrainResult r = train(model, timed, nullptr, t);
-  double total = seconds_since(t0);
+  double total = seconds_since(t0), cpu_files = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
   const double steps = double(batcher.batches_per_epoch()) * t.schedule.epochs;
-  std::printf("  from files:  %.1f s, %.0f ms/step, waiting for data %.1f s = %.1f%% of training time (%.0f img/s)\n",
-              total, 1000 * total / steps, timed.wait, 100 * timed.wait / total, r.images_per_s);
+  std::printf("  from files:  %.1f s, %.0f ms/step, waiting for data %.1f s = %.1f%% of training time (%.0f img/s);\n"
+              "               CPU %.0f ms/step (%.0f%% of %d cores)\n",
+              total, 1000 * total / steps, timed.wait, 100 * timed.wait / total, r.images_per_s, 1000 * cpu_files / steps,
+              100 * cpu_files / total / threads, threads);
 
   Model model2 = build_mobilenet_v1(mn);
   model2.init_params(seed);
   MemorySource mem(batcher);
   TimedSource timed_mem(mem);
   t0 = Clock::now();
+  c0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
   TrainResult r2 = train(model2, timed_mem, nullptr, t);
-  double total_mem = seconds_since(t0);
-  std::printf("  from memory: %.1f s, %.0f ms/step (%.0f img/s): loading costs %.1f%% of step time in all\n", total_mem,
-              1000 * total_mem / steps, r2.images_per_s, 100 * (total - total_mem) / total);
+  double total_mem = seconds_since(t0), cpu_mem = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
+  std::printf("  from memory: %.1f s, %.0f ms/step (%.0f img/s); CPU %.0f ms/step (%.0f%% of %d cores)\n", total_mem,
+              1000 * total_mem / steps, r2.images_per_s, 1000 * cpu_mem / steps, 100 * cpu_mem / total_mem / threads,
+              threads);
+  std::printf("  loading's share of the CPU of a step: %.1f%% (what it costs when every core is busy)\n",
+              100 * (cpu_files - cpu_mem) / cpu_files);
   return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -158,6 +159,18 @@ std::shared_ptr<const ImageCache> ImageCache::open_or_build(const std::string& p
     }
   }
   const size_t count = files.size();
+  // Refuse up front rather than fill the disk: an ImageNet-sized set at 256 px is ~300 GB.
+  // The estimate assumes 4:3 images; the real size differs a little either way.
+  const double estimate = double(count) * shorter * shorter * 4.0 / 3.0 * channels;
+  std::string dir = path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/'));
+  struct statvfs fsst;
+  if (::statvfs(dir.empty() ? "." : dir.c_str(), &fsst) == 0) {
+    double avail = double(fsst.f_bavail) * double(fsst.f_frsize);
+    if (estimate > avail)
+      throw Error(path + ": the image cache would take about " + std::to_string(int64_t(estimate / 1048576)) +
+                  " MiB but only " + std::to_string(int64_t(avail / 1048576)) +
+                  " MiB are free there; the cache is meant for small data sets");
+  }
   static std::atomic<uint64_t> serial{0};
   const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(serial++);
   int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);

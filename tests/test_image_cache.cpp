@@ -157,3 +157,18 @@ TEST(ImageCache, DatasetThroughTheCacheMatchesWithoutAndKeepsBadImagesBad) {
   other.resize = 40;
   EXPECT_THROW(cached.set_transform(other), Error);
 }
+
+TEST(ImageCache, RefusesACacheLargerThanTheFreeDiskSpace) {
+  // 100,000 images at 8192 px would need ~27 TB: refused before a single file is read (the
+  // names need not even exist).
+  TempDir dir;
+  std::vector<std::string> files(100000, dir / "never-read.jpg");
+  try {
+    ImageCache::open_or_build(dir / "huge.trimcache", files, 3, 8192, 1);
+    ADD_FAILURE() << "a 27 TB cache was started";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("free"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(dir / "huge.trimcache"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(files_in(dir.path()), 0u);  // nothing written, no temporary file left
+}
