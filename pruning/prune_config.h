@@ -49,6 +49,7 @@ struct PruneConfig {
   int latency_runs = 200;
   int latency_threads = 1;
   bool quiet = false;
+  bool resume = false;  // not a file key: tools/prune --resume (continue a killed run)
 
   double threshold_for_round(int round) const;  // 1-based
 };

@@ -44,9 +44,17 @@ double top1(Model& m, Batcher* src, int threads) {
   return evaluate(m, *src, threads).top1;
 }
 
+// Every fine-tuning checkpoints into its own folder, <output>/finetune-<round...>, so that a
+// killed run continued with --resume picks each one up where it stopped (finished ones return at
+// once with their best weights; the scans before them are recomputed, being deterministic).
 TrainResult finetune(Model& m, const DataSplits3& d, Batcher* val, const PruneConfig& c, int epochs, double lr,
                      uint64_t seed, const std::string& label) {
   TrainOptions t;
+  std::string folder = label;
+  for (char& ch : folder)
+    if (ch == ' ') ch = '-';
+  t.out_dir = c.folder + "/" + folder;
+  t.resume = c.resume;
   t.schedule.kind = c.schedule;
   t.schedule.base_lr = static_cast<float>(lr);
   t.schedule.epochs = epochs;

@@ -25,6 +25,7 @@ int prune_main(int argc, char** argv) {
   for (const auto& k : prune_config_keys())
     o.option(k.flag, "", "[" + k.section + "] " + k.key + ": " + k.help + (k.dflt.empty() ? "" : " (default " + k.dflt + ")"));
   o.flag("analyze", "only list the prunable layers (channel groups) of the model and exit");
+  o.flag("resume", "continue a killed run in the same output folder (fine-tuning resumes from its checkpoints)");
   if (!o.parse(argc, argv)) {
     std::fputs(o.usage().c_str(), stdout);
     return 0;
@@ -36,6 +37,7 @@ int prune_main(int argc, char** argv) {
   const std::string cfg_path = o.str("cfg");
   const std::string text = cfg_path.empty() ? "" : read_file(cfg_path);
   PruneConfig cfg = parse_prune_config(text, cfg_path.empty() ? "<none>" : cfg_path, overrides);
+  cfg.resume = o.on("resume");
 
   Model model = load_model(cfg.model_path);
   if (o.on("analyze")) {
