@@ -27,10 +27,19 @@ void Model::build() {
   if (layers.empty()) throw Error("model has no layers");
   std::set<std::string> names;
   Shape s = input;
+  // Bounds that keep every later count in range: a sample's activations are indexed with int
+  // (flatten, kernels), and with at most 2^28 parameters the MACs cannot overflow int64.
+  const int64_t max_params = int64_t(1) << 28;
+  int64_t params = 0;
   for (auto& l : layers) {
     if (!names.insert(l->name()).second) throw Error("duplicate layer name '" + l->name() + "'");
     try {
       s = l->setup(s);
+      if (s.numel() > size_t(INT32_MAX)) throw Error("output " + s.str() + " is too large for one sample");
+      for (auto& p : l->params()) params += static_cast<int64_t>(p.value->numel());
+      if (params > max_params)
+        throw Error("the model reaches " + std::to_string(params) + " parameters here, more than the " +
+                    std::to_string(max_params) + " allowed");
     } catch (const Error& e) {
       throw Error("layer '" + l->name() + "' (" + l->type() + "): " + e.what());
     }

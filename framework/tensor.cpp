@@ -31,7 +31,7 @@ size_t Shape::numel() const {
   size_t n = 1;
   for (int d : dims) {
     if (d < 0) throw Error("negative dimension in shape " + str());
-    n *= static_cast<size_t>(d);
+    if (__builtin_mul_overflow(n, static_cast<size_t>(d), &n)) throw Error("shape " + str() + " has too many elements");
   }
   return n;
 }

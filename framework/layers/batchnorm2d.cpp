@@ -61,10 +61,11 @@ BatchNorm2d::BatchNorm2d(const LayerDesc& d) {
 Shape BatchNorm2d::setup(const Shape& in) {
   if (in.rank() != 3 || in.numel() == 0)
     throw Error(who(name_) + ": input must be channels x height x width, got " + in.str());
+  Shape c{in[0]};
+  check_param_size(c, who(name_));
   channels = in[0];
   in_shape_ = in;
   out_shape_ = in;
-  Shape c{channels};
   gamma = Tensor(c);
   beta = Tensor(c);
   dgamma = Tensor(c);

@@ -151,16 +151,20 @@ Shape Conv2d::setup(const Shape& in) {
     throw Error(who(name_) + ": groups=" + std::to_string(groups) + " must divide input channels " +
                 std::to_string(c) + " and filters " + std::to_string(out_channels) + " (input " +
                 in.str() + ")");
-  const int oh = h + 2 * pad < kernel ? 0 : (h + 2 * pad - kernel) / stride + 1;
-  const int ow = w + 2 * pad < kernel ? 0 : (w + 2 * pad - kernel) / stride + 1;
+  const int64_t oh64 = window_output(h, kernel, stride, pad), ow64 = window_output(w, kernel, stride, pad);
+  if (oh64 > INT32_MAX || ow64 > INT32_MAX)
+    throw Error(who(name_) + ": input " + in.str() + " with size=" + std::to_string(kernel) + " stride=" +
+                std::to_string(stride) + " pad=" + std::to_string(pad) + " gives an output too large to hold");
+  const int oh = static_cast<int>(oh64), ow = static_cast<int>(ow64);
   if (c <= 0 || oh <= 0 || ow <= 0)
     throw Error(who(name_) + ": input " + in.str() + " with size=" + std::to_string(kernel) +
                 " stride=" + std::to_string(stride) + " pad=" + std::to_string(pad) +
                 " gives an empty output " + Shape{out_channels, oh, ow}.str());
+  Shape ws{out_channels, c / groups, kernel, kernel};
+  check_param_size(ws, who(name_));
   in_channels = c;
   in_shape_ = in;
   out_shape_ = Shape{out_channels, oh, ow};
-  Shape ws{out_channels, in_channels / groups, kernel, kernel};
   weight = Tensor(ws);
   dweight = Tensor(ws);
   if (has_bias) {

@@ -41,10 +41,11 @@ Linear::Linear(const LayerDesc& d) {
 Shape Linear::setup(const Shape& in) {
   if (in.rank() != 3 || in[1] != 1 || in[2] != 1 || in[0] <= 0)
     throw Error(who(name_) + ": input must be features x 1 x 1 (put a flatten before it), got " + in.str());
+  Shape ws{out_features, in[0]};
+  check_param_size(ws, who(name_));
   in_features = in[0];
   in_shape_ = in;
   out_shape_ = Shape{out_features, 1, 1};
-  Shape ws{out_features, in_features};
   weight = Tensor(ws);
   dweight = Tensor(ws);
   if (has_bias) {

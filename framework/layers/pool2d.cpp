@@ -36,8 +36,9 @@ Shape pooled_shape(const Shape& in, int kernel, int stride, int pad, const std::
   if (in.rank() != 3 || in.numel() == 0)
     throw Error(what + ": input must be channels x height x width, got " + in.str());
   const int h = in[1], w = in[2];
-  const int oh = h + 2 * pad < kernel ? 0 : (h + 2 * pad - kernel) / stride + 1;
-  const int ow = w + 2 * pad < kernel ? 0 : (w + 2 * pad - kernel) / stride + 1;
+  const int64_t oh64 = window_output(h, kernel, stride, pad), ow64 = window_output(w, kernel, stride, pad);
+  if (oh64 > INT32_MAX || ow64 > INT32_MAX) throw Error(what + ": output of input " + in.str() + " too large to hold");
+  const int oh = static_cast<int>(oh64), ow = static_cast<int>(ow64);
   if (oh <= 0 || ow <= 0)
     throw Error(what + ": input " + in.str() + " is smaller than the window (size=" + std::to_string(kernel) +
                 " pad=" + std::to_string(pad) + ")");

@@ -24,6 +24,24 @@ inline void check_doutput(const Tensor& dout, int n, const Shape& want, const ch
               want.str() + ", got " + dout.shape().str());
 }
 
+// Output length of a sliding window (conv, pool) over `in` samples, 0 when the window does not
+// fit. In 64 bits: in + 2 * pad overflows int when a description asks for absurd padding.
+inline int64_t window_output(int in, int kernel, int stride, int pad) {
+  const int64_t span = int64_t(in) + 2 * int64_t(pad);
+  return span < kernel ? 0 : (span - kernel) / stride + 1;
+}
+
+// The largest parameter tensor a layer may create (2^27 floats, 512 MiB; VGG-16's largest has
+// 103 M). Checked before allocating, so a description asking for more is an error, not an
+// out-of-memory kill. Model::build bounds the whole model and each activation the same way.
+constexpr size_t kMaxParamElements = size_t(1) << 27;
+inline void check_param_size(const Shape& shape, const std::string& who) {
+  const size_t elements = shape.numel();  // Error when even the count overflows
+  if (elements > kMaxParamElements)
+    throw Error(who + ": a parameter of shape " + shape.str() + " has " + std::to_string(elements) +
+                " values, more than the " + std::to_string(kMaxParamElements) + " a layer may hold");
+}
+
 // Resizes only when the shape changes, so a steady training loop builds no Shape.
 inline void resize4(Tensor& t, int n, int c, int h, int w) {
   if (!has_dims(t, n, c, h, w)) t.resize(Shape{n, c, h, w});
