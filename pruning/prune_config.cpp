@@ -331,7 +331,10 @@ std::string config_to_ini(const PruneConfig& c) {
       section = k.key.section;
       s << (s.tellp() > 0 ? "\n" : "") << "[" << section << "]\n";
     }
-    s << k.key.key << " = " << k.get(c) << "\n";
+    // A value starting with # or ; (read from "key =#x", where it is no comment) must not get a
+    // space before it, or reading this file back would take it for one.
+    const std::string v = k.get(c);
+    s << k.key.key << (!v.empty() && (v[0] == '#' || v[0] == ';') ? " =" : " = ") << v << "\n";
   }
   return s.str();
 }
