@@ -58,8 +58,22 @@ Model load_any(const std::string& spec) {
     o.resolution = res;
     o.small_input = res < 64;
     m = build_mobilenet_v1(o);
+  } else if (spec.rfind("dwpw_", 0) == 0) {
+    // For channel-count sweeps: C x R x R input, 4 x (depthwise 3x3 + pointwise C -> C, each
+    // with BN + ReLU), global pool, linear 10.
+    int c = 0, r = 0;
+    if (std::sscanf(spec.c_str() + 5, "%d_%d", &c, &r) != 2 || c < 1 || r < 1)
+      throw Error("bad built-in model name '" + spec + "' (dwpw_<channels>_<resolution>)");
+    std::ostringstream d;
+    d << "[input]\nchannels=" << c << "\nheight=" << r << "\nwidth=" << r << "\n";
+    for (int b = 0; b < 4; ++b)
+      d << "[conv]\nfilters=" << c << "\nsize=3\npad=1\ngroups=" << c << "\nbias=0\n[batchnorm]\n[relu]\n"
+        << "[conv]\nfilters=" << c << "\nsize=1\nbias=0\n[batchnorm]\n[relu]\n";
+    d << "[globalavgpool]\n[flatten]\n[linear]\nout=10\n";
+    m = model_from_desc(d.str(), spec);
   } else {
-    throw Error("'" + spec + "' is neither a .model file nor a built-in model (sicknet, sicknet_<C>x<H>x<W>, mobilenet_v1_<alpha>_<res>)");
+    throw Error("'" + spec + "' is neither a .model file nor a built-in model (sicknet, sicknet_<C>x<H>x<W>, "
+                "mobilenet_v1_<alpha>_<res>, dwpw_<C>_<res>)");
   }
   m.init_params(1);
   return m;
@@ -217,13 +231,15 @@ int serve(Bench& b) {
 int body(int argc, char** argv) {
   CliOptions cli("latency",
                  "Inference latency at batch 1. MODEL: a .model file or a built-in name (sicknet, sicknet_<C>x<H>x<W>,\n"
-                 "mobilenet_v1_<alpha>_<res>); none: sicknet and mobilenet_v1_1.0_224 with random weights.\n"
+                 "mobilenet_v1_<alpha>_<res>, dwpw_<C>_<res>); none: sicknet and mobilenet_v1_1.0_224 with random weights.\n"
                  "TRIM_ISA=ref|avx2|avx512|neon forces a kernel path.");
   cli.option("threads", "1", "OpenMP threads per inference");
   cli.option("warmup", "10", "untimed runs first");
   cli.option("runs", "50", "timed runs");
   cli.option("compare", "", "time this model in alternation with each MODEL and print the speedup of MODEL over it");
   cli.option("save", "", "write each MODEL (e.g. a built-in) as DIR/<name>.model + .weights and exit");
+  cli.option("fuse-min-kb", "512", "fuse a depthwise layer with the pointwise after it when its output exceeds this many KiB");
+  cli.flag("interleave", "time all MODELs in alternation (run i of each, then run i+1) rather than one after another");
   cli.flag("json", "one JSON object per model on stdout");
   cli.flag("layers", "per-layer time (mean over the timed runs)");
   cli.flag("serve", "peers protocol: read 'run N' / 'input FILE' / 'output' / 'quit' from stdin (one MODEL)");
@@ -236,6 +252,7 @@ int body(int argc, char** argv) {
   EngineOptions o;
   o.threads = std::max(1, cli.integer("threads"));
   o.profile = cli.on("layers");
+  o.fuse_min_bytes = static_cast<size_t>(std::max(0, cli.integer("fuse-min-kb"))) << 10;
   const int warmup = std::max(0, cli.integer("warmup")), runs = std::max(1, cli.integer("runs"));
 
   if (cli.given("save")) {
@@ -252,6 +269,26 @@ int body(int argc, char** argv) {
     if (specs.size() != 1) throw Error("--serve takes exactly one MODEL");
     Bench b(specs[0], o);
     return serve(b);
+  }
+
+  if (cli.on("interleave")) {
+    if (cli.given("compare")) throw Error("--interleave and --compare do not combine");
+    std::vector<std::unique_ptr<Bench>> all;
+    std::vector<Bench*> group;
+    for (const auto& s : specs) {
+      all.emplace_back(new Bench(s, o));
+      group.push_back(all.back().get());
+    }
+    measure(group, warmup, runs);
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (cli.on("json")) {
+        std::printf("%s\n", json_of(*all[i], cli.on("layers")).c_str());
+      } else {
+        if (i) std::printf("\n");
+        print_text(*all[i], cli.on("layers"));
+      }
+    }
+    return 0;
   }
 
   std::unique_ptr<Bench> base;
