@@ -127,7 +127,15 @@ Image decode_image(const uint8_t* data, size_t size, int channels, const std::st
     throw Error(name + ": truncated BMP (" + std::to_string(size) + " of " + std::to_string(need) + " bytes)");
   int dw = 0, dh = 0, dc = 0;
   stbi_uc* px = stbi_load_from_memory(data, len, &dw, &dh, &dc, channels);
-  if (!px) throw Error(name + ": corrupt image (" + stbi_failure_reason() + ")");
+  if (!px) {
+    // stb tries the PNG signature before decoding a JPEG or BMP, and those decoders often fail
+    // without a reason of their own: "bad png sig" then describes the wrong format.
+    const bool png = size >= 8 && std::memcmp(data, "\x89PNG", 4) == 0;
+    const char* kind = png ? "PNG" : size >= 2 && data[0] == 0xff && data[1] == 0xd8 ? "JPEG" : data[0] == 'B' ? "BMP" : "image";
+    const char* why = stbi_failure_reason();
+    const bool stale = !png && why && std::strcmp(why, "bad png sig") == 0;
+    throw Error(name + ": corrupt or truncated " + kind + (why && !stale ? std::string(" (") + why + ")" : std::string()));
+  }
   if (dw != w || dh != h) {  // cannot happen with a sane decoder; never trust a size we did not check
     stbi_image_free(px);
     throw Error(name + ": decoder returned " + std::to_string(dw) + "x" + std::to_string(dh) +
