@@ -72,6 +72,45 @@ uint64_t bmp_bytes_needed(const uint8_t* d, size_t n) {
   return offset + (bpp * w + 31) / 32 * 4 * h;
 }
 
+// stb_image 2.27 (Debian 12) trusts the code counts of a JPEG Huffman table (DHT): counts
+// summing past 256 write past its 257-entry size table and 256-entry value table (fixed in stb
+// 2.28). Every DHT segment stb could read is checked first, walking the file as stb does:
+// segments by their length, junk between them skipped byte by byte (stb tolerates it before the
+// frame header), entropy-coded data after a scan header up to the next real marker (not a
+// stuffed 0xFF00 or a restart marker). Returns false when a table is oversized.
+bool jpeg_huffman_tables_fit(const uint8_t* d, size_t n) {
+  if (n < 2 || d[0] != 0xff || d[1] != 0xd8) return true;  // not a JPEG
+  size_t p = 2;
+  while (p + 1 < n) {
+    if (d[p] != 0xff) {  // junk where a marker belongs
+      ++p;
+      continue;
+    }
+    while (p < n && d[p] == 0xff) ++p;  // fill bytes
+    if (p >= n) break;
+    const uint8_t m = d[p++];
+    if (m == 0xd9) break;                                        // end of image
+    if (m == 0x00 || m == 0x01 || (m >= 0xd0 && m <= 0xd8)) continue;  // no length
+    if (p + 2 > n) break;
+    const size_t len = size_t(d[p]) << 8 | d[p + 1];
+    const size_t end = std::min(n, p + std::max<size_t>(len, 2));
+    if (m == 0xc4) {  // as stb's DHT reader: tables until the segment length is used up
+      size_t q = p + 2;
+      for (long left = long(len) - 2; left > 0 && q + 17 <= n;) {
+        size_t codes = 0;
+        for (int i = 1; i <= 16; ++i) codes += d[q + i];
+        if (codes > 256) return false;
+        q += 17 + codes;
+        left -= long(17 + codes);
+      }
+    }
+    p = end;
+    if (m == 0xda)  // scan data: up to the next marker that is neither 0xFF00 nor a restart
+      while (p + 1 < n && !(d[p] == 0xff && d[p + 1] != 0x00 && !(d[p + 1] >= 0xd0 && d[p + 1] <= 0xd7))) ++p;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool has_image_extension(const std::string& name) {
@@ -116,6 +155,7 @@ Image decode_image(const uint8_t* data, size_t size, int channels, const std::st
   if (size > size_t(kMaxImageFileBytes)) throw Error(name + ": too large to be an image");
   const int len = static_cast<int>(size);
   int w = 0, h = 0, comp = 0;
+  if (!jpeg_huffman_tables_fit(data, size)) throw Error(name + ": corrupt JPEG (a Huffman table has more than 256 codes)");
   // Header only: refuse absurd sizes before the decoder allocates w*h*channels bytes.
   if (!stbi_info_from_memory(data, len, &w, &h, &comp))
     throw Error(name + ": not a readable JPEG, PNG or BMP image (" + stbi_failure_reason() + ")");
@@ -154,6 +194,8 @@ ImageInfo read_image_info(const std::string& path) {
   std::vector<uint8_t> bytes = read_file_bytes(path);
   if (bytes.empty()) throw Error(path + ": empty file (0 bytes)");
   ImageInfo info;
+  if (!jpeg_huffman_tables_fit(bytes.data(), bytes.size()))
+    throw Error(path + ": corrupt JPEG (a Huffman table has more than 256 codes)");
   if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &info.width, &info.height, &info.channels))
     throw Error(path + ": not a readable JPEG, PNG or BMP image (" + stbi_failure_reason() + ")");
   return info;
