@@ -94,11 +94,12 @@ bool jpeg_huffman_tables_fit(const uint8_t* d, size_t n) {
     if (p + 2 > n) break;
     const size_t len = size_t(d[p]) << 8 | d[p + 1];
     const size_t end = std::min(n, p + std::max<size_t>(len, 2));
-    if (m == 0xc4) {  // as stb's DHT reader: tables until the segment length is used up
+    if (m == 0xc4) {  // as stb's DHT reader: tables until the segment length is used up; stb
+                      // reads zeros past the end of the file
       size_t q = p + 2;
-      for (long left = long(len) - 2; left > 0 && q + 17 <= n;) {
+      for (long left = long(len) - 2; left > 0 && q < n;) {
         size_t codes = 0;
-        for (int i = 1; i <= 16; ++i) codes += d[q + i];
+        for (size_t i = q + 1; i <= q + 16 && i < n; ++i) codes += d[i];
         if (codes > 256) return false;
         q += 17 + codes;
         left -= long(17 + codes);
