@@ -112,6 +112,28 @@ bool jpeg_huffman_tables_fit(const uint8_t* d, size_t n) {
   return true;
 }
 
+// stb_image 2.27 copies a zero-length PNG IDAT chunk that comes before any image data to a
+// null buffer (memcpy(NULL, ..., 0): undefined, caught by UBSan). Harmless in practice, but
+// such a file is never written by an encoder, so it is refused. Chunks are walked as stb does.
+bool png_has_empty_leading_idat(const uint8_t* d, size_t n) {
+  static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
+  if (n < 8 || std::memcmp(d, sig, 8) != 0) return false;
+  for (size_t p = 8; p + 8 <= n;) {
+    const uint32_t len = uint32_t(d[p]) << 24 | uint32_t(d[p + 1]) << 16 | uint32_t(d[p + 2]) << 8 | d[p + 3];
+    const char* type = reinterpret_cast<const char*>(d + p + 4);
+    if (std::memcmp(type, "IDAT", 4) == 0) return len == 0;  // the first IDAT decides
+    if (std::memcmp(type, "IEND", 4) == 0) break;
+    p += 12 + size_t(len);
+  }
+  return false;
+}
+
+// Inputs that would take stb_image 2.27 into undefined behaviour: Error naming the file.
+void refuse_stb_hazards(const uint8_t* d, size_t n, const std::string& name) {
+  if (!jpeg_huffman_tables_fit(d, n)) throw Error(name + ": corrupt JPEG (a Huffman table has more than 256 codes)");
+  if (png_has_empty_leading_idat(d, n)) throw Error(name + ": unsupported PNG (an empty IDAT chunk before the image data)");
+}
+
 }  // namespace
 
 bool has_image_extension(const std::string& name) {
@@ -156,7 +178,7 @@ Image decode_image(const uint8_t* data, size_t size, int channels, const std::st
   if (size > size_t(kMaxImageFileBytes)) throw Error(name + ": too large to be an image");
   const int len = static_cast<int>(size);
   int w = 0, h = 0, comp = 0;
-  if (!jpeg_huffman_tables_fit(data, size)) throw Error(name + ": corrupt JPEG (a Huffman table has more than 256 codes)");
+  refuse_stb_hazards(data, size, name);
   // Header only: refuse absurd sizes before the decoder allocates w*h*channels bytes.
   if (!stbi_info_from_memory(data, len, &w, &h, &comp))
     throw Error(name + ": not a readable JPEG, PNG or BMP image (" + stbi_failure_reason() + ")");
@@ -195,8 +217,7 @@ ImageInfo read_image_info(const std::string& path) {
   std::vector<uint8_t> bytes = read_file_bytes(path);
   if (bytes.empty()) throw Error(path + ": empty file (0 bytes)");
   ImageInfo info;
-  if (!jpeg_huffman_tables_fit(bytes.data(), bytes.size()))
-    throw Error(path + ": corrupt JPEG (a Huffman table has more than 256 codes)");
+  refuse_stb_hazards(bytes.data(), bytes.size(), path);
   if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &info.width, &info.height, &info.channels))
     throw Error(path + ": not a readable JPEG, PNG or BMP image (" + stbi_failure_reason() + ")");
   return info;
