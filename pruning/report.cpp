@@ -233,6 +233,7 @@ std::string report_comparison(const PruneReport& r) {
       << " |\n";
   };
   row("dense", r.dense);
+  if (r.final_model.macs == 0) return s.str() + "(run in progress)\n";
   int accepted = 0;
   for (const auto& rd : r.rounds) accepted += rd.accepted && rd.has_model;
   row("pruned (" + r.criterion + ", " + r.mode + ", " + std::to_string(accepted) + " round" +
@@ -264,8 +265,13 @@ std::string report_table(const PruneReport& r) {
   for (const auto& rd : r.rounds)
     row("round " + std::to_string(rd.round) + (rd.attempt > 1 ? std::string(1, static_cast<char>('a' + rd.attempt - 1)) : ""), r.mode == "t_sensitive" ? rd.threshold : -1, rd.pruned,
         rd.val_before_finetune, (rd.accepted ? "" : "rejected: ") + rd.note);
-  row("final", -1, r.final_model, r.final_val_before,
-      r.final_epochs > 0 ? "after " + std::to_string(r.final_epochs) + " more epochs" : "");
+  // Reports are rewritten after every round; until the run ends there is no final model yet.
+  const bool done = r.final_model.macs > 0;
+  if (done)
+    row("final", -1, r.final_model, r.final_val_before,
+        r.final_epochs > 0 ? "after " + std::to_string(r.final_epochs) + " more epochs" : "");
+  else
+    s << "(run in progress)\n";
   s << "\n";
 
   // Channels per layer per round.
@@ -287,7 +293,10 @@ std::string report_table(const PruneReport& r) {
     int f = -1;
     for (const auto& x : r.final_model.channels)
       if (x.first == name) f = x.second;
-    s << std::setw(8) << f << std::setw(8) << fixed(100.0 * f / r.dense.channels[i].second, 0) << "%\n";
+    if (f < 0)
+      s << std::setw(8) << "-" << std::setw(9) << "-" << "\n";
+    else
+      s << std::setw(8) << f << std::setw(8) << fixed(100.0 * f / r.dense.channels[i].second, 0) << "%\n";
   }
   bool rejected = false;
   for (const auto& rd : r.rounds) rejected = rejected || !rd.accepted;
@@ -314,7 +323,7 @@ std::string report_table(const PruneReport& r) {
     s << "\nnot prunable:\n";
     for (const auto& n : r.notes) s << "  " << n << "\n";
   }
-  s << "\n" << report_comparison(r) << "\n" << report_summary(r) << "\n";
+  if (done) s << "\n" << report_comparison(r) << "\n" << report_summary(r) << "\n";
   return s.str();
 }
 
