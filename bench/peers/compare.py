@@ -149,11 +149,14 @@ def compare_model(spec, args, latency, torch, trim_model, have_ort):
                 for r in runners:
                     r.run(args.warmup)
                 times = {r.name: [] for r in runners}
+                blocks = {r.name: [] for r in runners}  # per round: the block's median
                 for rnd in range(args.rounds):
                     k = rnd % len(runners)
                     for r in runners[k:] + runners[:k]:
                         time.sleep(args.pause)
-                        times[r.name] += r.run(args.runs)
+                        ms = r.run(args.runs)
+                        times[r.name] += ms
+                        blocks[r.name].append(statistics.median(ms))
             finally:
                 for r in runners:
                     r.close()
@@ -164,12 +167,18 @@ def compare_model(spec, args, latency, torch, trim_model, have_ort):
             for n in med:
                 if n != "trim":
                     res[f"trim_over_{n}"] = med["trim"] / med[n]
+                    # Paired: the ratio of the two engines' blocks within each round (taken
+                    # seconds apart), then the median over rounds; slow drifts of the machine's
+                    # load cancel out of it.
+                    res[f"trim_over_{n}_paired"] = statistics.median(
+                        a / b for a, b in zip(blocks["trim"], blocks[n]))
             results.append(res)
             mn = res["min_ms"]
             line = f"{spec:24s} {threads} thr  trim {med['trim']:8.3f} ms (min {mn['trim']:.3f})"
             for n in ("pytorch", "onnxruntime"):
                 if n in med:
-                    line += f" | {n} {med[n]:8.3f} ms (min {mn[n]:.3f}) ratio {med['trim'] / med[n]:.3f}"
+                    line += (f" | {n} {med[n]:8.3f} ms (min {mn[n]:.3f}) ratio {med['trim'] / med[n]:.3f}"
+                             f" paired {res[f'trim_over_{n}_paired']:.3f}")
             line += f"  ({len(times['trim'])} runs each; outputs agree to {max(diffs.values()):.1e})"
             print(line, flush=True)
         return results
@@ -181,8 +190,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("models", nargs="*", default=DEFAULT_MODELS)
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
-    ap.add_argument("--rounds", type=int, default=10)
-    ap.add_argument("--runs", type=int, default=10, help="timed runs per engine per round")
+    ap.add_argument("--rounds", type=int, default=40)
+    ap.add_argument("--runs", type=int, default=3, help="timed runs per engine per round")
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--pause", type=float, default=0.05, help="seconds between blocks (lets spinning threads sleep)")
     ap.add_argument("--latency", default="", help="trim's latency binary (default: build/bin/latency)")

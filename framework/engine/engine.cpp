@@ -6,12 +6,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <thread>
 #include <cstdint>
 #include <cstring>
 #include <iomanip>
 #include <limits>
 #include <sstream>
+#include <thread>
 
 #include "framework/engine/passes.h"
 #include "framework/engine/worker_pool.h"
@@ -90,7 +90,7 @@ struct InferenceEngine::Impl {
   std::vector<Step> steps;
   std::vector<int> tasks;  // pieces per step (index 0: the input conversion, then step i at i + 1)
   // Per image, in one of two slots (see worker_pool.h): the next unclaimed piece and the pieces
-  // finished of every work item, and the image's input and output.
+  // finished of every work item, and the image's input.
   struct Run {
     std::unique_ptr<std::atomic<int>[]> next, done;
     const float* in = nullptr;
@@ -100,7 +100,7 @@ struct InferenceEngine::Impl {
   std::unique_ptr<WorkerPool> pool;
   Tensor weights;   // every packed weight and bias, one block
   Tensor act[2];    // ping-pong activation buffers
-  Tensor scratch;   // per-thread im2col blocks
+  Tensor scratch;   // per thread: im2col blocks or depthwise bands of a fused pair
   size_t scratch_per_thread = 0;
   size_t in_cs = 0;
 };
@@ -125,7 +125,7 @@ bool has_clamp(Op op) {
 }
 
 // One step per layer of the (already folded, dropout-free) model.
-std::vector<Step> lower(const Model& m, const k::KernelTable& t) {
+std::vector<Step> lower(const Model& m) {
   std::vector<Step> steps;
   int c = m.input[0], h = m.input[1], w = m.input[2];
   for (const auto& lp : m.layers) {
@@ -185,7 +185,6 @@ std::vector<Step> lower(const Model& m, const k::KernelTable& t) {
     steps.push_back(std::move(s));
     c = o[0], h = o[1], w = o[2];
   }
-  (void)t;
   return steps;
 }
 
@@ -439,7 +438,7 @@ InferenceEngine::InferenceEngine(const Model& model, const EngineOptions& opt)
   input_ = model.input;
   output_ = model.output_shape();
   Model optimized = optimize_for_inference(model);
-  impl_->steps = lower(optimized, *table_);
+  impl_->steps = lower(optimized);
   fuse_activations(impl_->steps);
   pack_weights(*impl_, *table_);
   fuse_depthwise_pointwise(impl_->steps, opt.fuse_min_bytes);
