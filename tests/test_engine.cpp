@@ -197,17 +197,19 @@ void expect_engine_matches_model(Model& m, int batch, const std::string& what) {
   Tensor want = eval_forward(m, x);
   std::vector<Tensor> outs;
   for (const auto* t : tables()) {
-    for (int threads : {1, 2}) {
-      EngineOptions o;
-      o.isa = t;
-      o.threads = threads;
-      // Every other run fuses every depthwise + pointwise pair, however small.
-      if (threads == 2) o.fuse_min_bytes = 0;
-      InferenceEngine e(m, o);
-      Tensor got = e.run(x);
-      EXPECT_LE(rel_diff(got, want), kTol) << what << " isa=" << t->isa << " threads=" << threads;
-      outs.push_back(got);
-    }
+    for (int threads : {1, 2})
+      for (bool fuse_all : {false, true}) {
+        EngineOptions o;
+        o.isa = t;
+        o.threads = threads;
+        // Fuse and chain every depthwise + pointwise pair however small, so the fused paths
+        // run on these small models too.
+        if (fuse_all) o.fuse_min_bytes = 0;
+        InferenceEngine e(m, o);
+        Tensor got = e.run(x);
+        EXPECT_LE(rel_diff(got, want), kTol) << what << " isa=" << t->isa << " threads=" << threads << " fuse_all=" << fuse_all;
+        outs.push_back(got);
+      }
   }
   // ISA paths against each other (and thread counts): all within the same tolerance.
   for (size_t i = 1; i < outs.size(); ++i) EXPECT_LE(rel_diff(outs[i], outs[0]), kTol) << what << " path " << i;
@@ -235,6 +237,7 @@ TEST(Engine, FusesLargeDepthwiseWithPointwise) {
   Model m = small_mobilenet();
   EngineOptions o;
   o.fuse_min_bytes = 0;
+  o.chain = false;
   InferenceEngine e(m, o);
   ASSERT_EQ(e.steps().size(), 1u + 13u + 2u) << e.summary();
   EXPECT_EQ(e.steps()[1].kind, "dwconv3x3+pw");
@@ -243,6 +246,26 @@ TEST(Engine, FusesLargeDepthwiseWithPointwise) {
   EngineOptions big;
   big.fuse_min_bytes = size_t(1) << 40;
   EXPECT_EQ(InferenceEngine(m, big).steps().size(), 1u + 26u + 2u);
+}
+
+TEST(Engine, ChainsFusedPairsAndKeepsEveryLayerOnce) {
+  Model m = small_mobilenet();
+  EngineOptions o;
+  o.fuse_min_bytes = 0;
+  InferenceEngine e(m, o);
+  std::string names;
+  int chains = 0;
+  for (const auto& s : e.steps()) {
+    names += (names.empty() ? "" : "+") + s.name;
+    chains += s.kind == "chain";
+  }
+  // 14 candidates (the stem and 13 fused pairs) pair up into chains.
+  EXPECT_GE(chains, 6) << e.summary();
+  std::string want;
+  for (const auto& l : m.layers)
+    if (l->type() != "batchnorm" && l->type() != "flatten") want += (want.empty() ? "" : "+") + l->name();
+  EXPECT_EQ(names, want);
+  EXPECT_EQ(e.macs(), m.macs());
 }
 
 TEST(Engine, PlanFusesAndPicksFastPaths) {

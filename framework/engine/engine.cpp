@@ -30,7 +30,7 @@ namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-enum class Op { Pointwise, Conv, DwConv, DwPw, GroupConv, Affine, Clamp, MaxPool, AvgPool, GlobalAvgPool, Flatten, Fc };
+enum class Op { Pointwise, Conv, DwConv, DwPw, Chain, GroupConv, Affine, Clamp, MaxPool, AvgPool, GlobalAvgPool, Flatten, Fc };
 
 const char* op_name(Op op) {
   switch (op) {
@@ -38,6 +38,7 @@ const char* op_name(Op op) {
     case Op::Conv: return "conv";
     case Op::DwConv: return "dwconv3x3";
     case Op::DwPw: return "dwconv3x3+pw";
+    case Op::Chain: return "chain";
     case Op::GroupConv: return "groupconv";
     case Op::Affine: return "affine";
     case Op::Clamp: return "clamp";
@@ -82,6 +83,12 @@ struct Step {
   int mid_c = 0, band_rows = 0;
   size_t mid_cs = 0, w2_off = 0, b2_off = 0;
   float vmin2 = -kInf, vmax2 = kInf;
+  // Chain: sub[0] (a DwPw or a standard conv) makes the rows of an intermediate map X that
+  // sub[1] (a DwPw) consumes as soon as the rows it needs exist; X lives only in a per-thread
+  // window of a few rows. Scratch per thread: the window, sub[0]'s band, sub[1]'s band, conv
+  // scratch, at these offsets (floats).
+  std::vector<Step> sub;
+  size_t win_off = 0, band0_off = 0, band1_off = 0, conv_off = 0, chain_scratch = 0;
 };
 }  // namespace engine_detail
 using engine_detail::Step;
@@ -274,30 +281,92 @@ void pack_weights(Impl& im, const k::KernelTable& t) {
 // reads it: bands of a few depthwise rows go into per-thread scratch and the pointwise GEMM
 // consumes them at once, so the big intermediate map (1.6 MB after MobileNet's first depthwise
 // layer) is never written out and read back. Runs after pack_weights.
+constexpr size_t kBandBytes = 64u << 10;  // depthwise rows made per band of a fused pair
+
+Step make_dwpw(Step d, const Step& p) {
+  d.op = Op::DwPw;
+  d.name += "+" + p.name;
+  d.macs += p.macs;
+  d.mid_c = d.cout;
+  d.mid_cs = d.out_cs;
+  d.band_rows = static_cast<int>(std::max<size_t>(1, kBandBytes / (static_cast<size_t>(d.ow) * d.mid_cs * sizeof(float))));
+  d.cout = p.cout;
+  d.out_cs = p.out_cs;
+  d.w2_off = p.w_off, d.b2_off = p.b_off;
+  d.vmin2 = p.vmin, d.vmax2 = p.vmax;
+  return d;
+}
+
 void fuse_depthwise_pointwise(std::vector<Step>& steps, size_t min_bytes) {
-  constexpr size_t kBandBytes = 64u << 10;  // depthwise rows made per band
   std::vector<Step> out;
   for (size_t i = 0; i < steps.size(); ++i) {
     Step& d = steps[i];
     if (d.op == Op::DwConv && i + 1 < steps.size() && steps[i + 1].op == Op::Pointwise &&
         static_cast<size_t>(d.oh) * d.ow * d.out_cs * sizeof(float) > min_bytes) {
-      const Step& p = steps[i + 1];
-      Step f = std::move(d);
-      f.op = Op::DwPw;
-      f.name += "+" + p.name;
-      f.macs += p.macs;
-      f.mid_c = f.cout;
-      f.mid_cs = f.out_cs;
-      f.band_rows = static_cast<int>(std::max<size_t>(1, kBandBytes / (static_cast<size_t>(f.ow) * f.mid_cs * sizeof(float))));
-      f.cout = p.cout;
-      f.out_cs = p.out_cs;
-      f.w2_off = p.w_off, f.b2_off = p.b_off;
-      f.vmin2 = p.vmin, f.vmax2 = p.vmax;
-      out.push_back(std::move(f));
+      out.push_back(make_dwpw(std::move(d), steps[i + 1]));
       ++i;
       continue;
     }
     out.push_back(std::move(d));
+  }
+  steps.swap(out);
+}
+
+size_t map_bytes(const Step& s) { return static_cast<size_t>(s.oh) * s.ow * s.out_cs * sizeof(float); }
+
+// The same idea one level up: where a fused pair (or a standard conv) writes a map too big for
+// L2 and the next step is a depthwise + pointwise pair, the two become one Chain step and the
+// map only ever exists a few rows at a time (MobileNet 1.0: the 3.2 MB after pw1 and the 1.6 MB
+// after pw3). Pairs are taken largest map first, each step in at most one chain. Runs after
+// fuse_depthwise_pointwise; a plain depthwise + pointwise that becomes a chain's consumer is
+// fused on the way.
+void chain_steps(std::vector<Step>& steps, size_t min_bytes) {
+  auto producer = [](const Step& s) { return s.op == Op::DwPw || s.op == Op::Conv; };
+  auto consumer = [&](size_t j) {
+    if (j >= steps.size()) return 0;
+    if (steps[j].op == Op::DwPw) return 1;
+    if (steps[j].op == Op::DwConv && j + 1 < steps.size() && steps[j + 1].op == Op::Pointwise) return 2;
+    return 0;
+  };
+  std::vector<std::pair<size_t, size_t>> cand;  // (map bytes, producer index)
+  for (size_t i = 0; i + 1 < steps.size(); ++i)
+    if (producer(steps[i]) && consumer(i + 1) && map_bytes(steps[i]) > min_bytes) cand.push_back({map_bytes(steps[i]), i});
+  std::sort(cand.begin(), cand.end(), [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  std::vector<int> role(steps.size(), 0);  // 1: producer of a chain, 2: consumed by one
+  for (const auto& c : cand) {
+    const size_t i = c.second, last = i + consumer(i + 1);
+    bool free = true;
+    for (size_t k = i; k <= last; ++k) free = free && role[k] == 0;
+    if (!free) continue;
+    role[i] = 1;
+    for (size_t k = i + 1; k <= last; ++k) role[k] = 2;
+  }
+  std::vector<Step> out;
+  for (size_t i = 0; i < steps.size();) {
+    if (role[i] != 1) {
+      out.push_back(std::move(steps[i]));
+      ++i;
+      continue;
+    }
+    Step prod = std::move(steps[i]);
+    Step cons;
+    if (steps[i + 1].op == Op::DwPw) {
+      cons = std::move(steps[i + 1]);
+      i += 2;
+    } else {
+      cons = make_dwpw(std::move(steps[i + 1]), steps[i + 2]);
+      i += 3;
+    }
+    Step ch;
+    ch.op = Op::Chain;
+    ch.name = prod.name + "+" + cons.name;
+    ch.cin = prod.cin, ch.ih = prod.ih, ch.iw = prod.iw;
+    ch.cout = cons.cout, ch.oh = cons.oh, ch.ow = cons.ow, ch.out_cs = cons.out_cs;
+    ch.macs = prod.macs + cons.macs;
+    ch.band_rows = cons.band_rows;
+    ch.sub.push_back(std::move(prod));
+    ch.sub.push_back(std::move(cons));
+    out.push_back(std::move(ch));
   }
   steps.swap(out);
 }
@@ -318,6 +387,21 @@ void plan_buffers(Impl& im, const k::KernelTable& t, const Shape& input, int thr
     cs = s.out_cs;
     if (s.op == Op::Conv) scratch = std::max(scratch, k::conv2d_scratch_size(t, s.kernel, s.cin));
     if (s.op == Op::DwPw) scratch = std::max(scratch, static_cast<size_t>(s.band_rows) * s.ow * s.mid_cs);
+    if (s.op == Op::Chain) {
+      Step& a = s.sub[0];
+      Step& b = s.sub[1];
+      a.in_cs = s.in_cs;
+      b.in_cs = a.out_cs;
+      // X rows a band of b needs: (band_rows - 1) * stride + 3.
+      const size_t win_rows = static_cast<size_t>(b.band_rows - 1) * b.stride + 3;
+      auto up = [](size_t n) { return k::round_up(n, 16); };
+      s.win_off = 0;
+      s.band0_off = up(win_rows * a.ow * a.out_cs);
+      s.band1_off = s.band0_off + up(a.op == Op::DwPw ? static_cast<size_t>(a.band_rows) * a.ow * a.mid_cs : 0);
+      s.conv_off = s.band1_off + up(static_cast<size_t>(b.band_rows) * b.ow * b.mid_cs);
+      s.chain_scratch = s.conv_off + (a.op == Op::Conv ? k::conv2d_scratch_size(t, a.kernel, a.cin) : 0);
+      scratch = std::max(scratch, s.chain_scratch);
+    }
     if (s.op == Op::Pointwise) {
       // Split along the larger operand (rows of A for big feature maps, weight panels for the
       // 7x7 and 14x14 layers) unless that leaves one thread much more work than the other.
@@ -340,6 +424,8 @@ void plan_buffers(Impl& im, const k::KernelTable& t, const Shape& input, int thr
 int plan_tasks(const Step& s, const k::KernelTable& t, int threads) {
   if (s.op == Op::DwPw) return (s.oh + s.band_rows - 1) / s.band_rows;  // bands, even on one thread
   if (threads <= 1) return 1;
+  // A chain piece recomputes the one or two rows of X above its first band: few, long pieces.
+  if (s.op == Op::Chain) return std::max(1, std::min((s.oh + s.band_rows - 1) / s.band_rows, 2 * threads));
   auto pieces = [&](int units) { return std::max(1, std::min(units, 4 * threads)); };
   switch (s.op) {
     case Op::Pointwise: {
@@ -401,6 +487,61 @@ void exec(const Step& s, const k::KernelTable& t, const Impl& im, const float* i
              out + static_cast<size_t>(b) * s.ow * s.out_cs, s.out_cs, s.vmin2, s.vmax2);
       break;
     }
+    case Op::Chain: {
+      const Step& a = s.sub[0];
+      const Step& c = s.sub[1];
+      float* base = const_cast<float*>(im.scratch.data()) + tid * im.scratch_per_thread;
+      float* window = base + s.win_off;
+      float* band0 = base + s.band0_off;
+      float* band1 = base + s.band1_off;
+      float* conv_scratch = base + s.conv_off;
+      const size_t xrow = static_cast<size_t>(a.ow) * a.out_cs;  // floats per row of X
+      // Shifted bases so that row r of a map lands at the start of a buffer holding rows from r0
+      // (integer arithmetic: the shifted address itself is never dereferenced).
+      auto shift = [](float* buf, int r0, size_t row) {
+        return reinterpret_cast<float*>(reinterpret_cast<uintptr_t>(buf) - static_cast<uintptr_t>(r0) * row * sizeof(float));
+      };
+      // Rows [r0, r1) of X into the window, which holds X from row wlo.
+      auto produce = [&](int r0, int r1, float* x) {
+        if (a.op == Op::Conv) {
+          k::conv2d_nhwc(t, in, a.ih, a.iw, a.in_cs, a.cin, x, a.ow, a.out_cs, a.cout, a.kernel, a.stride, a.pad, r0 * a.ow,
+                         r1 * a.ow, im.weights.data() + a.w_off, im.weights.data() + a.b_off, a.vmin, a.vmax, conv_scratch);
+          return;
+        }
+        for (int r = r0; r < r1; r += a.band_rows) {
+          const int re = std::min(r1, r + a.band_rows);
+          (a.stride == 1 ? t.dwconv3x3_s1 : t.dwconv3x3_s2)(in, a.ih, a.iw, a.in_cs, shift(band0, r, static_cast<size_t>(a.ow) * a.mid_cs),
+                                                            a.ow, a.mid_cs, r, re, a.mid_c, im.weights.data() + a.w_off,
+                                                            im.weights.data() + a.b_off, a.pad, a.pad, a.vmin, a.vmax);
+          t.gemm((re - r) * a.ow, a.cout, a.mid_c, band0, a.mid_cs, im.weights.data() + a.w2_off, im.weights.data() + a.b2_off,
+                 x + static_cast<size_t>(r) * xrow, a.out_cs, a.vmin2, a.vmax2);
+        }
+      };
+      split_range(s.oh, tasks, s.band_rows, task, b, e);
+      int wlo = 0, whi = 0;  // rows of X in the window
+      for (int y = b; y < e; y += c.band_rows) {
+        const int ye = std::min(e, y + c.band_rows);
+        const int need_lo = std::max(0, y * c.stride - c.pad);
+        const int need_hi = std::min(a.oh, (ye - 1) * c.stride - c.pad + 3);
+        if (need_lo >= whi || need_lo < wlo) {
+          wlo = whi = need_lo;  // nothing to keep (the piece's first band)
+        } else if (need_lo > wlo) {
+          std::memmove(window, window + static_cast<size_t>(need_lo - wlo) * xrow, sizeof(float) * (whi - need_lo) * xrow);
+          wlo = need_lo;
+        }
+        float* x = shift(window, wlo, xrow);
+        if (need_hi > whi) {
+          produce(whi, need_hi, x);
+          whi = need_hi;
+        }
+        (c.stride == 1 ? t.dwconv3x3_s1 : t.dwconv3x3_s2)(x, c.ih, c.iw, c.in_cs, shift(band1, y, static_cast<size_t>(c.ow) * c.mid_cs),
+                                                          c.ow, c.mid_cs, y, ye, c.mid_c, im.weights.data() + c.w_off,
+                                                          im.weights.data() + c.b_off, c.pad, c.pad, c.vmin, c.vmax);
+        t.gemm((ye - y) * c.ow, c.cout, c.mid_c, band1, c.mid_cs, im.weights.data() + c.w2_off, im.weights.data() + c.b2_off,
+               out + static_cast<size_t>(y) * c.ow * c.out_cs, c.out_cs, c.vmin2, c.vmax2);
+      }
+      break;
+    }
     case Op::GroupConv:
       k::f32_conv2d_nhwc__ref(in, s.ih, s.iw, s.in_cs, s.cin, out, s.oh, s.ow, s.out_cs, s.cout, s.kernel, s.stride,
                               s.pad, s.groups, wp, bp, s.vmin, s.vmax);
@@ -442,6 +583,7 @@ InferenceEngine::InferenceEngine(const Model& model, const EngineOptions& opt)
   fuse_activations(impl_->steps);
   pack_weights(*impl_, *table_);
   fuse_depthwise_pointwise(impl_->steps, opt.fuse_min_bytes);
+  if (opt.chain) chain_steps(impl_->steps, opt.fuse_min_bytes);
   plan_buffers(*impl_, *table_, input_, threads_);
   impl_->tasks.push_back(threads_ > 1 && input_[1] * input_[2] >= 4096 ? 4 * threads_ : 1);
   for (const auto& s : impl_->steps) impl_->tasks.push_back(plan_tasks(s, *table_, threads_));

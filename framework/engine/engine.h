@@ -3,7 +3,8 @@
 // Construction runs the passes (drop_dropout, fold_batchnorm), lowers every layer to a step,
 // fuses ReLU/ReLU6 into the step before it (fuse_activations), packs every weight once into the
 // layout its kernel streams (pack_weights), fuses depthwise layers with large outputs into the
-// pointwise layer that reads them (fuse_depthwise_pointwise) and plans every buffer
+// pointwise layer that reads them (fuse_depthwise_pointwise), chains such pairs so the large
+// maps between them exist only a few rows at a time (chain_steps) and plans every buffer
 // (plan_buffers). run() then
 // allocates nothing: it converts the NCHW input to NHWC once, walks the steps on two ping-pong
 // activation buffers, and writes the logits.
@@ -36,6 +37,9 @@ struct EngineOptions {
   // A depthwise layer whose output is larger than this is fused with the pointwise layer after
   // it (the output then never leaves the cache). Smaller maps stay in L2 on their own.
   size_t fuse_min_bytes = 512u << 10;
+  // Also chain a fused pair (or a standard conv) whose output map is larger than fuse_min_bytes
+  // with the depthwise + pointwise pair that reads it: the map then exists a few rows at a time.
+  bool chain = true;
 };
 
 // One step of the plan, for reports.
