@@ -73,19 +73,25 @@ bool to_bool(const std::string& v, const std::string& where) {
   if (v == "0" || v == "false" || v == "no" || v == "off") return false;
   throw Error(where + ": bad value '" + v + "' (expected 1/0, true/false, yes/no)");
 }
+// The shortest decimal that reads back as x (6 digits when they do, as before): a config.ini
+// written from parsed settings must parse again to the same values (0.99999999 printed as "1"
+// would fall outside a range that excludes 1).
+std::string num(double x) {
+  for (int digits = 6;; ++digits) {
+    std::ostringstream s;
+    s.precision(digits);
+    s << x;
+    if (digits >= 17 || std::strtod(s.str().c_str(), nullptr) == x) return s.str();
+  }
+}
 std::string join(const std::vector<double>& v) {
-  std::ostringstream s;
-  for (size_t i = 0; i < v.size(); ++i) s << (i ? "," : "") << v[i];
-  return s.str();
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + num(v[i]);
+  return s;
 }
 std::string join(const std::vector<int>& v) {
   std::ostringstream s;
   for (size_t i = 0; i < v.size(); ++i) s << (i ? "," : "") << v[i];
-  return s.str();
-}
-std::string num(double x) {
-  std::ostringstream s;
-  s << x;
   return s.str();
 }
 std::string one_of(const std::string& v, const std::vector<std::string>& allowed, const std::string& where) {
