@@ -62,7 +62,10 @@ uint64_t bmp_bytes_needed(const uint8_t* d, size_t n) {
     h = le16(d + 20);
     bpp = le16(d + 24);
   } else if (header >= 40 && n >= 34) {
-    if (le32(d + 30) != 0 && le32(d + 30) != 3) return 0;  // RLE etc.: let stb decide
+    // stb refuses compression 1, 2 (RLE) and 4 and up, and decodes everything else - 0, 3 and,
+    // read as a signed int, every garbage value above 2^31 - as uncompressed rows.
+    const int32_t compress = static_cast<int32_t>(le32(d + 30));
+    if (compress == 1 || compress == 2 || compress >= 4) return 0;
     w = static_cast<uint64_t>(std::abs(static_cast<int32_t>(le32(d + 18))));
     h = static_cast<uint64_t>(std::abs(static_cast<int32_t>(le32(d + 22))));  // negative: top-down rows
     bpp = le16(d + 28);
