@@ -146,6 +146,12 @@ void transform_image(const ImageView& img, const ImageTransform& t, bool augment
   } else {
     int rw, rh;
     resized_dims(img.width, img.height, t.resize, &rw, &rh);
+    // A strip of an image (1 x 32768 px is within the decoder's limits) resized to a shorter side
+    // of 256 would be 256 x 8 M pixels: bound the intermediate as the decoder bounds images.
+    if (int64_t(rw) * rh > kMaxImagePixels)
+      throw Error("image of " + std::to_string(img.width) + "x" + std::to_string(img.height) + " px: resizing its shorter side to " +
+                  std::to_string(t.resize) + " px would make " + std::to_string(rw) + "x" + std::to_string(rh) +
+                  " px, more than the " + std::to_string(kMaxImagePixels) + "-pixel limit (aspect ratio too extreme)");
     ImageView r = img;
     if (rw != img.width || rh != img.height) {
       resized.resize(size_t(rw) * rh * C);

@@ -156,13 +156,17 @@ bool ImageFolderDataset::load(size_t i, float* out, bool augment, std::mt19937_6
       owned = read_image(samples_[i].path, transform_.channels);
       view = owned.view();
     }
+    try {
+      transform_image(view, transform_, augment, rng, out);
+    } catch (const Error& e) {  // an image the transform cannot take counts as unreadable
+      throw Error(samples_[i].path + ": " + e.what());
+    }
   } catch (const Error& e) {
     if (strict_) throw Error(std::string(e.what()) + " (strict mode: unreadable images are errors)");
     note_unreadable(i, e.what());
     std::fill(out, out + sample_shape().numel(), 0.f);
     return false;
   }
-  transform_image(view, transform_, augment, rng, out);
   return true;
 }
 
