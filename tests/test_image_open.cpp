@@ -83,7 +83,8 @@ TEST(OpenImageDataset, SmallGreyFolderGetsItsOwnSizeChannelsAndSplit) {
   EXPECT_EQ(n.test, nullptr);
   ImageOptions other = opt;
   other.split_seed = 2;
-  auto& tr3 = dynamic_cast<ImageFolderDataset&>(*open_image_dataset(dir.path(), other).train);
+  DataSplits s3 = open_image_dataset(dir.path(), other);  // kept: the reference below points into it
+  auto& tr3 = dynamic_cast<ImageFolderDataset&>(*s3.train);
   bool differs = false;
   for (size_t i = 0; i < tr.size(); ++i) differs |= tr.samples()[i].path != tr3.samples()[i].path;
   EXPECT_TRUE(differs);
@@ -128,7 +129,8 @@ TEST(OpenImageDataset, LargeImagesGetTheImageNetRecipeOrTheGivenSize) {
   EXPECT_EQ(s.train->size(), 4u);
   EXPECT_EQ(s.test->size(), 2u);  // shipped val/: nothing carved
   opt.set_size(128);  // MobileNet 0.25/128: 128 crop from 146
-  auto& tr = dynamic_cast<ImageFolderDataset&>(*open_image_dataset(dir.path(), opt).train);
+  DataSplits sized = open_image_dataset(dir.path(), opt);
+  auto& tr = dynamic_cast<ImageFolderDataset&>(*sized.train);
   EXPECT_EQ(tr.transform().crop, 128);
   EXPECT_EQ(tr.transform().resize, 146);
   EXPECT_TRUE(tr.transform().random_resized_crop);
