@@ -27,8 +27,14 @@ int kept_channels(int channels, double ratio, const RatioLimits& lim, std::strin
     rules.push_back("capped by min_channels");
   }
   if (lim.round_to > 1 && keep < channels) {
-    const int rounded = std::min(channels, (keep + lim.round_to - 1) / lim.round_to * lim.round_to);
-    if (rounded != keep) rules.push_back("rounded up to a multiple of " + std::to_string(lim.round_to));
+    const int up = std::min(channels, (keep + lim.round_to - 1) / lim.round_to * lim.round_to);
+    const int down = keep / lim.round_to * lim.round_to;
+    // Nearest (ties go up), but never below min_channels or to zero.
+    const bool go_down = lim.round_nearest && down >= std::max(floor_, 1) && keep - down < up - keep;
+    const int rounded = go_down ? down : up;
+    if (rounded != keep)
+      rules.push_back(std::string(go_down ? "rounded down" : "rounded up") +
+                      " to a multiple of " + std::to_string(lim.round_to));
     keep = rounded;
   }
   if (why) {

@@ -19,7 +19,11 @@ namespace trim {
 struct RatioLimits {
   double max_ratio = 0.9;  // never remove more than this fraction of a layer
   int min_channels = 8;    // never keep fewer (a layer that has fewer is left alone)
-  int round_to = 1;        // kept counts rounded up to a multiple (SIMD lanes full)
+  int round_to = 1;        // kept counts rounded to a multiple (SIMD lanes full)
+  // Up never prunes more than the scan allowed; nearest lets a small layer move at all (with
+  // round_to 8, a 32-channel layer whose scan allows 20% stays at 32 when rounding up, 24 when
+  // rounding to nearest: the achieved ratio may then pass the measured one by < round_to/2).
+  bool round_nearest = false;
   void validate() const;
 };
 

@@ -183,6 +183,12 @@ const std::vector<KeyImpl>& keys() {
       {{"pruning", "round_to", "round-to", "1", "round kept channel counts up to a multiple of this (4, 8: full SIMD lanes)"},
        [](PruneConfig& c, const std::string& v, const std::string& w) { c.round_to = to_int_in(v, w, 1, 1024); },
        [](const PruneConfig& c) { return std::to_string(c.round_to); }},
+      {{"pruning", "round", "round", "up", "how kept counts meet round_to: up (never past the scan) | nearest"},
+       [](PruneConfig& c, const std::string& v, const std::string& w) {
+         if (v != "up" && v != "nearest") throw Error(w + ": round must be up or nearest, got '" + v + "'");
+         c.round = v;
+       },
+       [](const PruneConfig& c) { return c.round; }},
       {{"pruning", "iterations", "iterations", "1", "rounds of scan -> prune -> fine-tune (stops early past total_threshold)"},
        [](PruneConfig& c, const std::string& v, const std::string& w) { c.iterations = to_int_in(v, w, 1, 100); },
        [](const PruneConfig& c) { return std::to_string(c.iterations); }},

@@ -29,6 +29,7 @@ struct PruneConfig {
   double max_ratio = 0.9;
   int min_channels = 8;
   int round_to = 1;
+  std::string round = "up";  // up | nearest (see RatioLimits)
   int iterations = 1;       // rounds of scan -> prune -> fine-tune
   int retries = 0;          // a round past total_threshold is retried with T halved this often
   int scan_samples = 2000;  // validation images for the scan (0: all)

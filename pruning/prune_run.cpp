@@ -125,6 +125,7 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
   lim.max_ratio = cfg.max_ratio;
   lim.min_channels = cfg.min_channels;
   lim.round_to = cfg.round_to;
+  lim.round_nearest = cfg.round == "nearest";
   lim.validate();
 
   Model dense = dense_in.clone();

@@ -34,6 +34,17 @@ TEST(PrunePolicy, KeptChannelsAppliesTheLimitsInOrder) {
   EXPECT_EQ(kept_channels(64, 0.6, lim, &why), 32);  // 38 removed -> 26 kept -> 32
   EXPECT_NE(why.find("multiple of 8"), std::string::npos);
   EXPECT_EQ(kept_channels(30, 0.1, lim), 30);  // rounding never exceeds the layer
+  EXPECT_EQ(kept_channels(32, 0.2, lim), 32);  // 6 removed -> 26 kept -> up to 32: nothing pruned
+  lim.round_nearest = true;
+  EXPECT_EQ(kept_channels(32, 0.2, lim, &why), 24);  // 26 kept -> nearest multiple 24
+  EXPECT_NE(why.find("rounded down"), std::string::npos);
+  EXPECT_EQ(kept_channels(32, 0.1, lim), 32);  // 29 kept -> 32 (nearest is up)
+  EXPECT_EQ(kept_channels(64, 0.6, lim), 24);  // 26 kept -> 24
+  EXPECT_EQ(kept_channels(16, 0.7, lim), 8);   // never below min_channels
+  lim.min_channels = 12;
+  EXPECT_EQ(kept_channels(32, 0.6, lim), 16);  // 13 kept: 8 would pass min_channels, so up to 16
+  lim.min_channels = 8;
+  lim.round_nearest = false;
   lim.round_to = 1;
   lim.min_channels = 1;
   EXPECT_EQ(kept_channels(3, 0.5, lim), 1);  // round(1.5) = 2 removed
