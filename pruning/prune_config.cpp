@@ -180,7 +180,7 @@ const std::vector<KeyImpl>& keys() {
       {{"pruning", "min_channels", "min-channels", "8", "never keep fewer channels in a layer"},
        [](PruneConfig& c, const std::string& v, const std::string& w) { c.min_channels = to_int_in(v, w, 1, 1 << 20); },
        [](const PruneConfig& c) { return std::to_string(c.min_channels); }},
-      {{"pruning", "round_to", "round-to", "1", "round kept channel counts up to a multiple of this (4, 8: full SIMD lanes)"},
+      {{"pruning", "round_to", "round-to", "1", "round kept channel counts to a multiple of this (4, 8: full SIMD lanes)"},
        [](PruneConfig& c, const std::string& v, const std::string& w) { c.round_to = to_int_in(v, w, 1, 1024); },
        [](const PruneConfig& c) { return std::to_string(c.round_to); }},
       {{"pruning", "round", "round", "up", "how kept counts meet round_to: up (never past the scan) | nearest"},
