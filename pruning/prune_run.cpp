@@ -225,14 +225,26 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
       rr.val_before_finetune = top1(pruned, val.get(), cfg.threads);
       say(cfg, atag + ": " + std::to_string(current.macs()) + " -> " + std::to_string(pruned.macs()) +
                    " MACs, val before fine-tuning " + pct(rr.val_before_finetune));
+      double val_now = rr.val_before_finetune;
       if (cfg.epochs > 0) {
         auto t0 = std::chrono::steady_clock::now();
+        Model untuned = pruned.clone();
         finetune(pruned, data, val.get(), cfg, cfg.epochs, cfg.lr,
                  cfg.seed + 1000u * static_cast<uint64_t>(round) + static_cast<uint64_t>(attempt), "finetune " + atag);
         rr.finetune_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        val_now = top1(pruned, val.get(), cfg.threads);
+        // Fine-tuning returns its best epoch on validation. A lightly pruned model can still come
+        // out worse than it went in (the learning rate knocks it off its minimum); then the
+        // weights before fine-tuning are kept - a choice made on validation like every other.
+        if (val_now < rr.val_before_finetune) {
+          pruned = std::move(untuned);
+          val_now = rr.val_before_finetune;
+          rr.note = "kept the weights before fine-tuning (better on val)";
+          say(cfg, atag + ": fine-tuning did not beat the pruned model on validation; keeping the weights before it");
+        }
       }
       rr.pruned = figures_of(pruned);
-      rr.pruned.val_acc = top1(pruned, val.get(), cfg.threads);
+      rr.pruned.val_acc = val_now;
       rr.pruned.test_acc = top1(pruned, test.get(), cfg.threads);
       const double val_drop = 100 * (rep.dense.val_acc - rr.pruned.val_acc);
       // The accuracy budget governs how far T-sensitive pruning iterates. The baselines prune to a
@@ -241,7 +253,7 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
         rr.accepted = false;
         char b[160];
         std::snprintf(b, sizeof b, "val drop %.2f points > total_threshold %.2f", val_drop, cfg.total_threshold);
-        rr.note = b;
+        rr.note = rr.note.empty() ? std::string(b) : std::string(b) + "; " + rr.note;
       }
       say(cfg, atag + ": after fine-tuning val " + pct(rr.pruned.val_acc) + ", test " + pct(rr.pruned.test_acc) +
                    (rr.accepted ? "" : " -- rejected (" + rr.note + ")"));
@@ -266,9 +278,15 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
   rep.final_model = last_accepted >= 0 ? rep.rounds[last_accepted_row].pruned : rep.dense;
   if (cfg.final_epochs > 0 && last_accepted >= 0) {
     rep.final_val_before = rep.final_model.val_acc;
+    Model untuned = final_model.clone();
     finetune(final_model, data, val.get(), cfg, cfg.final_epochs, cfg.final_lr > 0 ? cfg.final_lr : cfg.lr,
              cfg.seed + 999983u, "finetune final");
     rep.final_model.val_acc = top1(final_model, val.get(), cfg.threads);
+    if (rep.final_model.val_acc < rep.final_val_before) {  // the same rule as in the rounds
+      final_model = std::move(untuned);
+      rep.final_model.val_acc = rep.final_val_before;
+      say(cfg, "final fine-tuning did not beat its starting point on validation; keeping the weights before it");
+    }
     rep.final_model.test_acc = top1(final_model, test.get(), cfg.threads);
     say(cfg, "final fine-tuning: val " + pct(rep.final_model.val_acc) + ", test " + pct(rep.final_model.test_acc));
   }

@@ -133,6 +133,25 @@ TEST_F(PruneRunTest, RoundPastTheBudgetIsRejectedAndNotKept) {
   EXPECT_EQ(r.final_model.macs, r.dense.macs);
 }
 
+TEST_F(PruneRunTest, FineTuningThatHurtsIsNotKept) {
+  PruneConfig c = config("hurts");
+  c.thresholds = {100.0};
+  c.total_threshold = 100.0;
+  c.iterations = 1;
+  c.ratios = {0.25};  // light pruning: the model still works before fine-tuning
+  // A destructive fine-tuning: weight decay this strong shrinks the classifier's weights by a
+  // quarter every step (BN and biases are exempt), so the model ends up near chance.
+  c.weight_decay = 15;
+  c.lr = 0.05;
+  PruneReport r = run_pruning(*dense_, *data_, c);
+  ASSERT_EQ(r.rounds.size(), 1u);
+  const RoundReport& rd = r.rounds[0];
+  EXPECT_GT(rd.val_before_finetune, 0.6);
+  EXPECT_NE(rd.note.find("kept the weights before fine-tuning"), std::string::npos) << rd.note;
+  EXPECT_DOUBLE_EQ(rd.pruned.val_acc, rd.val_before_finetune);
+  EXPECT_TRUE(rd.accepted);
+}
+
 TEST_F(PruneRunTest, BaselinesReachTheMacsTarget) {
   for (const char* mode : {"uniform", "global"}) {
     PruneConfig c = config(mode);
