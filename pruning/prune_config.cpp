@@ -222,6 +222,11 @@ const std::vector<KeyImpl>& keys() {
          c.final_lr = to_double_in(v, w, 0, 10, false, false);
        },
        [](const PruneConfig& c) { return num(c.final_lr); }},
+      {{"finetune", "dropout", "dropout", "model", "dropout probability while fine-tuning, kept in the pruned model (model: unchanged)"},
+       [](PruneConfig& c, const std::string& v, const std::string& w) {
+         c.dropout = v == "model" ? -1 : to_double_in(v, w, 0, 1, false, true);
+       },
+       [](const PruneConfig& c) { return c.dropout < 0 ? std::string("model") : num(c.dropout); }},
       {{"finetune", "schedule", "schedule", "cosine", "cosine | constant"},
        [](PruneConfig& c, const std::string& v, const std::string& w) { c.schedule = one_of(v, {"cosine", "constant"}, w); },
        [](const PruneConfig& c) { return c.schedule; }},

@@ -40,6 +40,9 @@ struct PruneConfig {
   int final_epochs = 0;  // extra fine-tuning of the last accepted model
   double lr = 0.01;
   double final_lr = 0;   // 0: same as lr
+  // Dropout probability while fine-tuning (< 0: the model's own). Pruning a hidden FC layer from
+  // 256 to a handful of units leaves p = 0.5 dropping half of what is left.
+  double dropout = -1;
   std::string schedule = "cosine";
   int batch = 64;
   double momentum = 0.9;

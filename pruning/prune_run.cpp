@@ -1,11 +1,14 @@
 #include "pruning/prune_run.h"
 
+#include "framework/layers/dropout.h"
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 
 #include "framework/evaluate.h"
+#include "framework/layers/dropout.h"
 #include "framework/model_file.h"
 #include "framework/threads.h"
 #include "framework/trainer.h"
@@ -49,6 +52,9 @@ double top1(Model& m, Batcher* src, int threads) {
 // once with their best weights; the scans before them are recomputed, being deterministic).
 TrainResult finetune(Model& m, const DataSplits3& d, Batcher* val, const PruneConfig& c, int epochs, double lr,
                      uint64_t seed, const std::string& label) {
+  if (c.dropout >= 0)
+    for (auto& l : m.layers)
+      if (auto* d = dynamic_cast<Dropout*>(l.get())) d->p = static_cast<float>(c.dropout);
   TrainOptions t;
   std::string folder = label;
   for (char& ch : folder)

@@ -26,10 +26,12 @@ const char* kGood =
     "ratios = 0.5, 0.25, 0.75\n"
     "min_channels = 4\n"
     "round_to = 8\n"
+    "round = nearest\n"
     "iterations = 4\n"
     "[finetune]\n"
     "epochs = 2\n"
     "lr = 0.02\n"
+    "dropout = 0.1\n"
     "[output]\n"
     "folder = runs/out\n";
 
@@ -55,6 +57,9 @@ TEST(PruneConfig, ReadsEverySection) {
   EXPECT_EQ(c.iterations, 4);
   EXPECT_EQ(c.epochs, 2);
   EXPECT_DOUBLE_EQ(c.lr, 0.02);
+  EXPECT_EQ(c.round, "nearest");
+  EXPECT_DOUBLE_EQ(c.dropout, 0.1);
+  EXPECT_DOUBLE_EQ(PruneConfig{}.dropout, -1);  // default: the model's own
   EXPECT_EQ(c.folder, "runs/out");
   // One T per round, the last one repeating.
   EXPECT_DOUBLE_EQ(c.threshold_for_round(1), 2.0);
@@ -122,6 +127,14 @@ TEST(PruneConfig, ErrorsNameFileLineAndKey) {
 
   e = error_of(kGood, {{"round-to", "0"}});
   EXPECT_NE(e.find("command line --round-to"), std::string::npos) << e;
+
+  e = error_of("[model]\npath = a.model\n[pruning]\nround = sideways\n");
+  EXPECT_NE(e.find("cfg.ini:4: [pruning] round"), std::string::npos) << e;
+  EXPECT_NE(e.find("nearest"), std::string::npos) << e;
+
+  e = error_of("[model]\npath = a.model\n[finetune]\ndropout = 1\n");
+  EXPECT_NE(e.find("cfg.ini:4: [finetune] dropout"), std::string::npos) << e;
+  EXPECT_NE(e.find("out of range"), std::string::npos) << e;
 
   e = error_of(kGood, {{"frobnicate", "1"}});
   EXPECT_NE(e.find("--frobnicate"), std::string::npos) << e;

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "framework/layers/dropout.h"
 #include "framework/model_file.h"
 #include "framework/trainer.h"
 #include "pruning/prune_run.h"
@@ -66,6 +67,7 @@ TEST_F(PruneRunTest, TSensitiveRoundsWriteModelScanAndReports) {
   c.thresholds = {100.0};  // every ratio passes: the limits decide, so the test knows the result
   c.total_threshold = 100.0;
   c.max_ratio = 0.5;
+  c.dropout = 0.125;  // fine-tuning's dropout, kept in the pruned model
   PruneReport r = run_pruning(*dense_, *data_, c);
   ASSERT_EQ(r.rounds.size(), 2u);
   for (const auto& rd : r.rounds) {
@@ -89,6 +91,13 @@ TEST_F(PruneRunTest, TSensitiveRoundsWriteModelScanAndReports) {
   Model p = load_model(c.folder + "/pruned.model");
   EXPECT_EQ(p.macs(), r.final_model.macs);
   EXPECT_EQ(p.class_names, dense_->class_names);
+  int dropouts = 0;
+  for (const auto& l : p.layers)
+    if (auto* d = dynamic_cast<const Dropout*>(l.get())) {
+      EXPECT_FLOAT_EQ(d->p, 0.125f);
+      ++dropouts;
+    }
+  EXPECT_EQ(dropouts, 1);
   EXPECT_TRUE(std::filesystem::exists(c.folder + "/round1.model"));
   const std::string csv = read_file(c.folder + "/scan.csv");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 2 * 3 * 3);  // header + rounds x layers x ratios
