@@ -117,9 +117,11 @@ TEST_P(GemmIsa, MatchesNaiveOnTileEdgesAndOddShapes) {
 }
 
 TEST_P(GemmIsa, MobileNetPointwiseShapes) {
-  // One scaled-down instance of each pointwise shape class (many rows / few k; few rows / many k).
+  // One scaled-down instance of each pointwise shape class (many rows / few k; few rows / many k),
+  // and long reductions (k >= 512, where AVX-512 switches back to its 6x64 tile) with odd rows
+  // and column tails.
   const KernelTable& t = *table_;
-  const int shapes[][3] = {{200, 32, 64}, {49, 256, 96}, {13, 27, 13}, {7, 300, 40}};
+  const int shapes[][3] = {{200, 32, 64}, {49, 256, 96}, {13, 27, 13}, {7, 300, 40}, {49, 512, 100}, {13, 600, 67}, {7, 1024, 130}};
   for (const auto& s : shapes)
     for (const Clamp& cl : kClamps) ASSERT_EQ(check_gemm(t, s[0], s[2], s[1], s[1], s[2], cl), "");
 }
