@@ -12,8 +12,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <iostream>
 #include <memory>
 #include <random>
@@ -151,15 +152,22 @@ void print_text(const Bench& b, bool layers) {
     for (const auto& s : e.steps()) total += s.seconds;
     double total_min = 0;
     for (const auto& s : e.steps()) total_min += s.min_seconds;
-    std::printf("  %-14s %-18s %10s %9s %6s %9s %8s  %s\n", "kind", "output", "MACs", "mean ms", "%", "min ms", "GFLOP/s",
-                "layers (GFLOP/s at the min)");
+    double total_cpu = 0;
+    for (const auto& s : e.steps()) total_cpu += s.cpu_seconds;
+    // cpu ms: the calling thread's CPU time per run (the whole cost at one thread, even on a
+    // loaded machine; at more threads only the caller's share).
+    std::printf("  %-14s %-18s %10s %9s %6s %9s %9s %8s  %s\n", "kind", "output", "MACs", "mean ms", "%", "min ms", "cpu ms",
+                "GFLOP/s", "layers (GFLOP/s at the min)");
     for (const auto& s : e.steps()) {
       const double ms = s.runs ? s.seconds / s.runs * 1e3 : 0, mn = s.min_seconds * 1e3;
-      std::printf("  %-14s %-18s %10lld %9.4f %5.1f%% %9.4f %8.1f  %s\n", s.kind.c_str(), s.out.str().c_str(),
-                  static_cast<long long>(s.macs), ms, total > 0 ? 100.0 * s.seconds / total : 0.0, mn,
+      const double cpu = s.runs ? s.cpu_seconds / s.runs * 1e3 : 0;
+      std::printf("  %-14s %-18s %10lld %9.4f %5.1f%% %9.4f %9.4f %8.1f  %s\n", s.kind.c_str(), s.out.str().c_str(),
+                  static_cast<long long>(s.macs), ms, total > 0 ? 100.0 * s.seconds / total : 0.0, mn, cpu,
                   mn > 0 ? 2.0 * s.macs / (mn * 1e-3) * 1e-9 : 0.0, s.name.c_str());
     }
-    std::printf("  sum of per-layer minima %.3f ms\n", total_min * 1e3);
+    const int runs = e.steps().empty() ? 0 : e.steps()[0].runs;
+    std::printf("  sum of per-layer minima %.3f ms; caller's CPU time per run %.3f ms\n", total_min * 1e3,
+                runs ? total_cpu / runs * 1e3 : 0.0);
   }
 }
 
@@ -179,12 +187,19 @@ std::string json_of(const Bench& b, bool layers) {
     for (size_t i = 0; i < e.steps().size(); ++i) {
       const auto& s = e.steps()[i];
       o << (i ? ", " : "") << "{\"name\": \"" << json_escape(s.name) << "\", \"kind\": \"" << s.kind << "\", \"macs\": " << s.macs
-        << ", \"ms\": " << (s.runs ? s.seconds / s.runs * 1e3 : 0) << ", \"min_ms\": " << s.min_seconds * 1e3 << "}";
+        << ", \"ms\": " << (s.runs ? s.seconds / s.runs * 1e3 : 0) << ", \"min_ms\": " << s.min_seconds * 1e3
+        << ", \"cpu_ms\": " << (s.runs ? s.cpu_seconds / s.runs * 1e3 : 0) << "}";
     }
     o << "]";
   }
   o << "}";
   return o.str();
+}
+
+double process_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
 // --serve: one model, commands on stdin, one JSON line per command on stdout. "run N" times N
@@ -203,8 +218,18 @@ int serve(Bench& b) {
     if (cmd == "run") {
       int n = 1;
       ss >> n;
+      // Wall time per run, and the process's CPU time per run (all threads; unlike wall time it
+      // does not grow while the OS runs other processes, so it holds on a loaded machine).
+      std::vector<double> wall(n), cpu(n);
+      for (int i = 0; i < n; ++i) {
+        const double c0 = process_cpu_ms();
+        wall[i] = b.once();
+        cpu[i] = process_cpu_ms() - c0;
+      }
       std::printf("{\"ms\": [");
-      for (int i = 0; i < n; ++i) std::printf("%s%.5f", i ? ", " : "", b.once());
+      for (int i = 0; i < n; ++i) std::printf("%s%.5f", i ? ", " : "", wall[i]);
+      std::printf("], \"cpu_ms\": [");
+      for (int i = 0; i < n; ++i) std::printf("%s%.5f", i ? ", " : "", cpu[i]);
       std::printf("]}\n");
     } else if (cmd == "input") {  // raw float32 NCHW image from a file, shared with the peers
       std::string path;

@@ -57,7 +57,9 @@ class Worker:
         return r
 
     def run(self, n):
-        return self.ask(f"run {n}")["ms"]
+        """Wall ms and process CPU ms of n runs."""
+        r = self.ask(f"run {n}")
+        return r["ms"], r.get("cpu_ms", [float("nan")] * n)
 
     def output(self):
         return self.ask("output")["output"]
@@ -84,13 +86,14 @@ class TorchRunner:
         self.x = x
 
     def run(self, n):
-        ms = []
+        ms, cpu = [], []
         with self.torch.no_grad():
             for _ in range(n):
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 self.mod(self.x)
                 ms.append((time.perf_counter() - t0) * 1e3)
-        return ms
+                cpu.append((time.process_time() - c0) * 1e3)
+        return ms, cpu
 
     def output(self):
         with self.torch.no_grad():
@@ -149,21 +152,28 @@ def compare_model(spec, args, latency, torch, trim_model, have_ort):
                 for r in runners:
                     r.run(args.warmup)
                 times = {r.name: [] for r in runners}
+                cpu = {r.name: [] for r in runners}
                 blocks = {r.name: [] for r in runners}  # per round: the block's median
+                cpu_blocks = {r.name: [] for r in runners}
                 for rnd in range(args.rounds):
                     k = rnd % len(runners)
                     for r in runners[k:] + runners[:k]:
                         time.sleep(args.pause)
-                        ms = r.run(args.runs)
+                        ms, cms = r.run(args.runs)
                         times[r.name] += ms
+                        cpu[r.name] += cms
                         blocks[r.name].append(statistics.median(ms))
+                        cpu_blocks[r.name].append(statistics.median(cms))
             finally:
                 for r in runners:
                     r.close()
             med = {n: statistics.median(v) for n, v in times.items()}
             res = {"model": spec, "threads": threads, "macs": runners[0].hello.get("macs"), "isa": runners[0].hello.get("isa"),
                    "median_ms": med, "min_ms": {n: min(v) for n, v in times.items()}, "runs": len(times["trim"]),
-                   "output_rel_diff_vs_pytorch": diffs}
+                   "output_rel_diff_vs_pytorch": diffs,
+                   # CPU time of the engine's process per run (all its threads, spinning included):
+                   # unlike wall time it does not grow while the OS runs other processes.
+                   "cpu_median_ms": {n: statistics.median(v) for n, v in cpu.items()}}
             for n in med:
                 if n != "trim":
                     res[f"trim_over_{n}"] = med["trim"] / med[n]
@@ -172,6 +182,8 @@ def compare_model(spec, args, latency, torch, trim_model, have_ort):
                     # load cancel out of it.
                     res[f"trim_over_{n}_paired"] = statistics.median(
                         a / b for a, b in zip(blocks["trim"], blocks[n]))
+                    res[f"trim_over_{n}_cpu_paired"] = statistics.median(
+                        a / b for a, b in zip(cpu_blocks["trim"], cpu_blocks[n]))
             results.append(res)
             mn = res["min_ms"]
             line = f"{spec:24s} {threads} thr  trim {med['trim']:8.3f} ms (min {mn['trim']:.3f})"
@@ -180,6 +192,9 @@ def compare_model(spec, args, latency, torch, trim_model, have_ort):
                     line += (f" | {n} {med[n]:8.3f} ms (min {mn[n]:.3f}) ratio {med['trim'] / med[n]:.3f}"
                              f" paired {res[f'trim_over_{n}_paired']:.3f}")
             line += f"  ({len(times['trim'])} runs each; outputs agree to {max(diffs.values()):.1e})"
+            cm = res["cpu_median_ms"]
+            line += f"\n{'':24s}       CPU ms per run: trim {cm['trim']:.3f}" + "".join(
+                f" | {n} {cm[n]:.3f} ratio {res[f'trim_over_{n}_cpu_paired']:.3f}" for n in ("pytorch", "onnxruntime") if n in cm)
             print(line, flush=True)
         return results
     finally:

@@ -1,7 +1,7 @@
 // ort_worker.js - ONNX Runtime (CPU execution provider, onnxruntime-node) side of compare.py.
 // Usage: node ort_worker.js MODEL.onnx THREADS INPUT.bin C H W
 // Reads commands on stdin, one JSON line per command on stdout (the protocol of
-// `latency --serve`): "run N" -> {"ms": [...]}, "output" -> {"output": [...]}, "quit".
+// `latency --serve`): "run N" -> {"ms": [...], "cpu_ms": [...]}, "output" -> {"output": [...]}, "quit".
 'use strict';
 const readline = require('readline');
 const fs = require('fs');
@@ -35,12 +35,16 @@ async function main() {
     if (cmd === 'run') {
       const n = Number(arg || 1);
       const ms = [];
+      const cpu_ms = [];  // the process's CPU time per run (all threads), as latency --serve reports
       for (let i = 0; i < n; i++) {
+        const c0 = process.cpuUsage();
         const t0 = process.hrtime.bigint();
         await session.run(feeds);
         ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        const c = process.cpuUsage(c0);
+        cpu_ms.push((c.user + c.system) / 1e3);
       }
-      console.log(JSON.stringify({ ms }));
+      console.log(JSON.stringify({ ms, cpu_ms }));
     } else if (cmd === 'output') {
       const r = await session.run(feeds);
       console.log(JSON.stringify({ output: Array.from(r[out].data) }));

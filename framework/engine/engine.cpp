@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <iomanip>
 #include <limits>
 #include <sstream>
@@ -49,6 +50,13 @@ const char* op_name(Op op) {
     case Op::Fc: return "fc";
   }
   return "?";
+}
+
+// CPU time of the calling thread (profiling).
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 // Planning helpers: a range of `total` split into `parts` pieces aligned to `granule`.
@@ -629,7 +637,7 @@ void InferenceEngine::work_loop(void* run_state, int tid) {
   auto& r = *static_cast<Impl::Run*>(run_state);
   Impl& im = *impl_;
   const bool timing = profile_ && tid == 0;
-  double t0 = timing ? omp_get_wtime() : 0.0;
+  double t0 = timing ? omp_get_wtime() : 0.0, c0 = timing ? thread_cpu_seconds() : 0.0;
   for (size_t w = 0; w < im.tasks.size(); ++w) {
     const int total = im.tasks[w];
     for (int j; (j = r.next[w].fetch_add(1, std::memory_order_relaxed)) < total;) {
@@ -638,9 +646,10 @@ void InferenceEngine::work_loop(void* run_state, int tid) {
     }
     spin_until([&] { return r.done[w].load(std::memory_order_acquire) >= total; });
     if (timing) {
-      const double t1 = omp_get_wtime();
-      if (w > 0) record(w - 1, t1 - t0);
+      const double t1 = omp_get_wtime(), c1 = thread_cpu_seconds();
+      if (w > 0) record(w - 1, t1 - t0, c1 - c0);
       t0 = t1;
+      c0 = c1;
     }
   }
 }
@@ -650,9 +659,9 @@ void InferenceEngine::run(const float* in, float* out) {
   const size_t items = im.tasks.size();
   if (!im.pool) {
     for (size_t w = 0; w < items; ++w) {
-      const double t0 = profile_ ? omp_get_wtime() : 0.0;
+      const double t0 = profile_ ? omp_get_wtime() : 0.0, c0 = profile_ ? thread_cpu_seconds() : 0.0;
       for (int j = 0; j < im.tasks[w]; ++j) work(in, w, j, 0);
-      if (profile_ && w > 0) record(w - 1, omp_get_wtime() - t0);
+      if (profile_ && w > 0) record(w - 1, omp_get_wtime() - t0, thread_cpu_seconds() - c0);
     }
   } else {
     Impl::Run& r = im.runs[im.pool->begin()];
@@ -670,10 +679,11 @@ void InferenceEngine::run(const float* in, float* out) {
   std::memcpy(out, im.act[(last + 1) % 2].data(), sizeof(float) * static_cast<size_t>(s.cout) * s.oh * s.ow);
 }
 
-void InferenceEngine::record(size_t step, double seconds) {
+void InferenceEngine::record(size_t step, double seconds, double cpu_seconds) {
   EngineStep& st = steps_[step];
   st.min_seconds = st.runs == 0 ? seconds : std::min(st.min_seconds, seconds);
   st.seconds += seconds;
+  st.cpu_seconds += cpu_seconds;
   st.runs += 1;
 }
 
@@ -705,7 +715,7 @@ size_t InferenceEngine::workspace_bytes() const {
 }
 
 void InferenceEngine::reset_profile() {
-  for (auto& s : steps_) s.seconds = 0, s.min_seconds = 0, s.runs = 0;
+  for (auto& s : steps_) s.seconds = 0, s.min_seconds = 0, s.cpu_seconds = 0, s.runs = 0;
 }
 
 std::string InferenceEngine::summary() const {

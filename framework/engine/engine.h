@@ -50,6 +50,9 @@ struct EngineStep {
   int64_t macs = 0;
   double seconds = 0;  // accumulated over runs when profiling
   double min_seconds = 0;  // fastest single run (robust to a busy machine)
+  // CPU time of the timing thread (the caller) over the step, accumulated: it excludes the time
+  // the OS ran other processes, so at one thread it is the step's cost even on a loaded machine.
+  double cpu_seconds = 0;
   int runs = 0;
 };
 
@@ -83,7 +86,7 @@ class InferenceEngine {
   struct Impl;
 
  private:
-  void record(size_t step, double seconds);
+  void record(size_t step, double seconds, double cpu_seconds);
   void work(const float* in, size_t w, int j, int tid);
   void work_loop(void* run_state, int tid);
   std::unique_ptr<Impl> impl_;
