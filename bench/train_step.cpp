@@ -2,7 +2,14 @@
 // batch size, and per layer, median over runs. Used to tune the training layers and to compare
 // with PyTorch (bench/train_vs_pytorch.sh runs both in one go).
 //
-//   train_step --model sicknet --batch 64 --threads 2 --runs 20 [--layers]
+//   train_step --model sicknet --batch 64 --threads 2 --runs 20 [--layers] [--cpu-time]
+//
+// --cpu-time measures the process's CPU time instead of wall time: on a machine shared with
+// other jobs, one thread's CPU time barely moves when the core is taken away, so it compares
+// two builds of a layer where wall time cannot. (With several threads it also counts the time
+// threads spin at barriers.)
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -22,7 +29,19 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+bool use_cpu_time = false;
+
+// Milliseconds on the chosen clock (wall, or this process's CPU time).
+double now_ms() {
+  if (use_cpu_time) {
+    timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return 1e3 * static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_nsec);
+  }
+  return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count();
+}
+
+double ms_since(double t) { return now_ms() - t; }
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -39,6 +58,7 @@ int step_main(int argc, char** argv) {
   o.option("warmup", "3", "warm-up steps");
   o.option("runs", "20", "timed steps");
   o.flag("layers", "print forward/backward time per layer");
+  o.flag("cpu-time", "time with the process's CPU time instead of wall time");
   if (!o.parse(argc, argv)) {
     std::fputs(o.usage().c_str(), stdout);
     return 0;
@@ -60,6 +80,7 @@ int step_main(int argc, char** argv) {
     m = build_model_by_name(spec, in[0], in[1], in[2], o.integer("classes"));
     m.init_params(1);
   }
+  use_cpu_time = o.on("cpu-time");
   ThreadScope ts(o.integer("threads"));
   const int n = o.integer("batch");
   Tensor x(Shape{n, m.input[0], m.input[1], m.input[2]}), dlogits;
@@ -81,10 +102,10 @@ int step_main(int argc, char** argv) {
   std::vector<Tensor> grads(2);
   const int warm = o.integer("warmup"), runs = o.integer("runs");
   for (int r = 0; r < warm + runs; ++r) {
-    auto t0 = Clock::now();
+    const double t0 = now_ms();
     // The same work as Model::forward/backward, layer by layer so each can be timed.
     for (size_t i = 0; i < L; ++i) {
-      auto t = Clock::now();
+      const double t = now_ms();
       m.layers[i]->forward(acts[i], i == 0 ? x : acts[i - 1], ctx);
       if (r >= warm) fwd[i].push_back(ms_since(t));
     }
@@ -92,7 +113,7 @@ int step_main(int argc, char** argv) {
     m.zero_grad();
     const Tensor* dout = &dlogits;
     for (size_t i = L; i-- > 0;) {
-      auto t = Clock::now();
+      const double t = now_ms();
       Tensor* din = i == 0 ? nullptr : &grads[i & 1];
       m.layers[i]->backward(din, *dout, i == 0 ? x : acts[i - 1], acts[i], ctx);
       dout = din;
@@ -102,8 +123,8 @@ int step_main(int argc, char** argv) {
     if (r >= warm) total.push_back(ms_since(t0));
   }
   double med = median(total);
-  std::printf("%s batch %d threads %d (OpenBLAS core %s): step %.2f ms median (%.0f images/s)\n", spec.c_str(), n, max_threads(), blas_core_name(), med,
-              1000.0 * n / med);
+  std::printf("%s batch %d threads %d (OpenBLAS core %s): step %.2f ms%s median (%.0f images/s)\n", spec.c_str(), n,
+              max_threads(), blas_core_name(), med, use_cpu_time ? " CPU" : "", 1000.0 * n / med);
   if (o.on("layers"))
     for (size_t i = 0; i < L; ++i)
       std::printf("  %-14s %-10s fwd %7.3f ms  bwd %7.3f ms\n", m.layers[i]->name().c_str(), m.layers[i]->type().c_str(),

@@ -7,6 +7,10 @@ bench/train_step on the same description in alternation, so the noisy machine sl
 Prints the median images/s of each and the ratio trim / PyTorch.
 
     bench/train_vs_pytorch.py [--model models/sicknet.model] [--batch 64] [--threads 2] [--rounds 5]
+    bench/train_vs_pytorch.py --trim /tmp/old/train_step --trim build-h2/bin/train_step   # old vs new
+
+Each --trim names a train_step binary (default build/bin/train_step); with several, every round
+runs each of them and PyTorch in turn, so before/after ratios come from the same conditions.
 
 Needs Debian's python3-torch (run with /usr/bin/python3); skips with a message otherwise.
 """
@@ -94,8 +98,7 @@ def torch_images_per_s(torch, net, inp, classes, batch, steps):
     return batch / statistics.median(times)
 
 
-def trim_images_per_s(model, batch, threads, steps):
-    exe = os.path.join(ROOT, "build", "bin", "train_step")
+def trim_images_per_s(exe, model, batch, threads, steps):
     out = subprocess.run([exe, "--model", model, "--batch", str(batch), "--threads", str(threads), "--runs", str(steps)],
                          check=True, capture_output=True, text=True).stdout
     return float(re.search(r"\(([\d.]+) images/s\)", out).group(1))
@@ -108,6 +111,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--trim", action="append", help="train_step binary (repeatable; default build/bin/train_step)")
     a = ap.parse_args()
     try:
         import torch
@@ -118,14 +122,20 @@ def main():
     torch.manual_seed(1)
     net, inp, classes = build_torch(parse_desc(a.model), torch)
     # trim_train_step builds from a description file too: the same network on both sides.
-    trim_rates, torch_rates = [], []
+    exes = a.trim or [os.path.join(ROOT, "build", "bin", "train_step")]
+    trim_rates, torch_rates = [[] for _ in exes], []
     for r in range(a.rounds):
-        trim_rates.append(trim_images_per_s(a.model, a.batch, a.threads, a.steps))
+        for exe, rates in zip(exes, trim_rates):
+            rates.append(trim_images_per_s(exe, a.model, a.batch, a.threads, a.steps))
         torch_rates.append(torch_images_per_s(torch, net, inp, classes, a.batch, a.steps))
-        print(f"round {r + 1}: trim {trim_rates[-1]:.0f} images/s, PyTorch {torch_rates[-1]:.0f} images/s", flush=True)
-    t, p = statistics.median(trim_rates), statistics.median(torch_rates)
-    print(f"{os.path.basename(a.model)} batch {a.batch}, {a.threads} threads: trim {t:.0f} images/s, "
-          f"PyTorch {torch.__version__} {p:.0f} images/s, ratio trim/PyTorch {t / p:.2f}x (median of {a.rounds})")
+        trims = ", ".join(f"trim{'' if len(exes) == 1 else ' ' + str(i + 1)} {rates[-1]:.0f}" for i, rates in enumerate(trim_rates))
+        print(f"round {r + 1}: {trims} images/s, PyTorch {torch_rates[-1]:.0f} images/s", flush=True)
+    p = statistics.median(torch_rates)
+    for i, (exe, rates) in enumerate(zip(exes, trim_rates)):
+        t = statistics.median(rates)
+        label = "trim" if len(exes) == 1 else f"trim {i + 1} ({exe})"
+        print(f"{os.path.basename(a.model)} batch {a.batch}, {a.threads} threads: {label} {t:.0f} images/s, "
+              f"PyTorch {torch.__version__} {p:.0f} images/s, ratio trim/PyTorch {t / p:.2f}x (median of {a.rounds})")
     return 0
 
 
