@@ -152,46 +152,120 @@ std::vector<ConvCase> reference_table() {
   return cases;
 }
 
-TEST_F(ConvTest, MatchesNaiveConvolutionOnShapeTable) {
-  std::mt19937_64 rng(11);
-  int checked = 0;
-  for (const ConvCase& cc : reference_table()) {
-    SCOPED_TRACE(cc.str());
-    Conv2d c(cc.cout, cc.k, cc.s, cc.p, cc.groups, cc.bias);
-    c.set_name("ref");
-    c.setup(Shape{cc.cin, cc.h, cc.w});
-    if (cc.groups == 4) {
-      EXPECT_TRUE(c.depthwise());
-    }
-    gradcheck::randomize_params(c, rng);
-    Tensor x(Shape{3, cc.cin, cc.h, cc.w});
-    gradcheck::fill_uniform(x, rng);
-    Workspace ws;
-    Context ctx;
-    // Alternate between the shared workspace and the layer's own buffer.
-    ctx.workspace = checked % 2 ? &ws : nullptr;
-    Tensor y;
-    c.forward(y, x, ctx);
-    std::vector<double> want;
-    naive_conv(want, x, c);
-    EXPECT_TRUE(near_all(y, want, "forward"));
+const char* path_name(ConvPath p) { return p == ConvPath::Blocked ? "blocked" : "per-image"; }
 
-    Tensor dy(y.shape());
-    gradcheck::fill_uniform(dy, rng);
-    Tensor dx;
-    c.dweight.zero();
-    if (cc.bias) c.dbias.zero();
-    c.backward(&dx, dy, x, y, ctx);
-    std::vector<double> wdx, wdw, wdb;
-    naive_conv_backward(wdx, wdw, wdb, dy, x, c);
-    EXPECT_TRUE(near_all(dx, wdx, "dinput"));
-    EXPECT_TRUE(near_all(c.dweight, wdw, "dweight"));
-    if (cc.bias) {
-      EXPECT_TRUE(near_all(c.dbias, wdb, "dbias"));
+TEST_F(ConvTest, MatchesNaiveConvolutionOnShapeTable) {
+  for (ConvPath path : {ConvPath::Blocked, ConvPath::PerImage}) {
+    SCOPED_TRACE(path_name(path));
+    std::mt19937_64 rng(11);
+    int checked = 0;
+    for (const ConvCase& cc : reference_table()) {
+      SCOPED_TRACE(cc.str());
+      Conv2d c(cc.cout, cc.k, cc.s, cc.p, cc.groups, cc.bias);
+      c.set_name("ref");
+      c.path = path;
+      c.setup(Shape{cc.cin, cc.h, cc.w});
+      if (cc.groups == 4) {
+        EXPECT_TRUE(c.depthwise());
+      }
+      gradcheck::randomize_params(c, rng);
+      Tensor x(Shape{3, cc.cin, cc.h, cc.w});
+      gradcheck::fill_uniform(x, rng);
+      Workspace ws;
+      Context ctx;
+      // Alternate between the shared workspace and the layer's own buffer.
+      ctx.workspace = checked % 2 ? &ws : nullptr;
+      Tensor y;
+      c.forward(y, x, ctx);
+      std::vector<double> want;
+      naive_conv(want, x, c);
+      EXPECT_TRUE(near_all(y, want, "forward"));
+
+      Tensor dy(y.shape());
+      gradcheck::fill_uniform(dy, rng);
+      Tensor dx;
+      c.dweight.zero();
+      if (cc.bias) c.dbias.zero();
+      c.backward(&dx, dy, x, y, ctx);
+      std::vector<double> wdx, wdw, wdb;
+      naive_conv_backward(wdx, wdw, wdb, dy, x, c);
+      EXPECT_TRUE(near_all(dx, wdx, "dinput"));
+      EXPECT_TRUE(near_all(c.dweight, wdw, "dweight"));
+      if (cc.bias) {
+        EXPECT_TRUE(near_all(c.dbias, wdb, "dbias"));
+      }
+      ++checked;
     }
-    ++checked;
+    EXPECT_EQ(checked, 54);
   }
-  EXPECT_EQ(checked, 54);
+}
+
+// The blocked path (several images per GEMM, transposed-convolution input gradient) against the
+// per-image reference, on shapes where the blocks do not divide the batch, with stride 2 (col2im
+// input gradient), padding wider than the kernel allows for the transposed form, 1x1 maps,
+// groups and bias, on 1 and 2 threads.
+TEST_F(ConvTest, BlockedMatchesPerImageOnOddShapes) {
+  struct Case {
+    ConvCase cc;
+    int n;
+  };
+  const Case cases[] = {
+      {{5, 7, 7, 7, 3, 1, 1, 1, false}, 11},   // 7x7: blocks of 8, the last one 3 images
+      {{4, 6, 7, 7, 3, 2, 1, 1, true}, 19},    // stride 2 (4x4 out): blocks of 16 + 3, col2im
+      {{6, 5, 1, 1, 1, 1, 0, 1, true}, 300},   // 1x1 map, pointwise: blocks of 256 + 44
+      {{3, 4, 1, 1, 3, 1, 1, 1, false}, 7},    // 1x1 map under a padded 3x3 kernel
+      {{4, 6, 5, 6, 1, 1, 1, 1, true}, 9},     // pad 1 on a 1x1 kernel: no transposed form
+      {{6, 4, 9, 8, 3, 1, 1, 2, true}, 6},     // groups 2 on a 9x8 map
+      {{3, 5, 9, 7, 5, 1, 2, 1, true}, 5},     // 5x5 kernel, pad 2
+      {{2, 3, 8, 8, 3, 1, 0, 1, false}, 1},    // one image, no padding
+      {{4, 8, 10, 9, 3, 2, 0, 2, false}, 13},  // stride 2, groups 2, no padding
+  };
+  const int saved = omp_get_max_threads();
+  std::mt19937_64 rng(21);
+  for (const Case& tc : cases) {
+    const ConvCase& cc = tc.cc;
+    for (int threads : {1, 2}) {
+      std::ostringstream what;
+      what << cc.str() << " batch=" << tc.n << " threads=" << threads;
+      SCOPED_TRACE(what.str());
+      omp_set_num_threads(threads);
+      Conv2d c(cc.cout, cc.k, cc.s, cc.p, cc.groups, cc.bias);
+      c.set_name("paths");
+      c.setup(Shape{cc.cin, cc.h, cc.w});
+      ASSERT_FALSE(c.depthwise());
+      gradcheck::randomize_params(c, rng);
+      Tensor x(Shape{tc.n, cc.cin, cc.h, cc.w});
+      gradcheck::fill_uniform(x, rng);
+      Workspace ws;
+      Context ctx;
+      ctx.workspace = &ws;
+      Tensor y[2], dx[2], dw[2], db[2], dy;
+      for (int run = 0; run < 2; ++run) {
+        c.path = run == 0 ? ConvPath::PerImage : ConvPath::Blocked;
+        c.forward(y[run], x, ctx);
+        if (run == 0) {
+          dy = Tensor(y[0].shape());
+          gradcheck::fill_uniform(dy, rng);
+        }
+        c.dweight.zero();
+        if (cc.bias) c.dbias.zero();
+        c.backward(&dx[run], dy, x, y[run], ctx);
+        dw[run] = c.dweight;
+        if (cc.bias) db[run] = c.dbias;
+      }
+      std::vector<double> want(y[0].begin(), y[0].end());
+      EXPECT_TRUE(near_all(y[1], want, "forward"));
+      want.assign(dx[0].begin(), dx[0].end());
+      EXPECT_TRUE(near_all(dx[1], want, "dinput"));
+      want.assign(dw[0].begin(), dw[0].end());
+      EXPECT_TRUE(near_all(dw[1], want, "dweight"));
+      if (cc.bias) {
+        want.assign(db[0].begin(), db[0].end());
+        EXPECT_TRUE(near_all(db[1], want, "dbias"));
+      }
+    }
+  }
+  omp_set_num_threads(saved);
 }
 
 TEST_F(ConvTest, OneAndTwoThreadsAgree) {

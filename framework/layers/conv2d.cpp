@@ -1,13 +1,10 @@
-// conv2d.cpp - Conv2d forward and backward.
-//
-// Standard and grouped convolution: per image and group, im2col into a per-thread buffer, then
-// one sgemm (OpenBLAS, single-threaded; the batch is split across OpenMP threads). A 1x1,
-// stride-1, unpadded convolution skips im2col: the input planes already are the column matrix.
-// Weight gradients accumulate into per-thread partial buffers that are summed in thread order,
-// so a run with a fixed thread count is bit-for-bit repeatable.
+// conv2d.cpp - Conv2d: description, set-up, parameters, the bias gradient and the depthwise
+// convolution; forward and backward hand standard and grouped convolution to the im2col + GEMM
+// paths (conv2d_gemm.cpp, blocked; conv2d_ref.cpp, the per-image reference).
 // Depthwise convolution (groups == in == out channels) runs as direct loops: its GEMMs would
 // have one row, which wastes the BLAS.
 #include "framework/layers/conv2d.h"
+#include "framework/layers/im2col.h"
 #include "framework/layers/shape_checks.h"
 #include "framework/parallel.h"
 
@@ -18,97 +15,16 @@
 #include <cstddef>
 #include <cstring>
 
-#include "framework/blas.h"
-
 namespace trim {
 
 namespace {
 
 std::string who(const std::string& name) { return "conv '" + name + "'"; }
 
-// Floats rounded up to a whole cache line, so per-thread slices never share a line.
-size_t round_line(size_t n) { return (n + 15) / 16 * 16; }
-
-// Range [lo, hi) of output columns whose input column ow*s - p + kw lies inside [0, w).
-void valid_cols(int w, int ow_count, int s, int p, int kw, int& lo, int& hi) {
-  int first = p - kw;  // need ow*s >= first
-  lo = first <= 0 ? 0 : (first + s - 1) / s;
-  int last = w - 1 + p - kw;  // need ow*s <= last
-  hi = last < 0 ? 0 : std::min(ow_count, last / s + 1);
-  lo = std::min(lo, hi);
-}
-
-// Geometry of one convolution, shared by the helpers below.
-struct Geom {
-  int c, h, w;     // input channels (of one group), height, width
-  int oh, ow;      // output size
-  int k, s, p;
-};
-
-// col[(ci*k + kh)*k + kw][oy*ow + ox] = x[ci][oy*s - p + kh][ox*s - p + kw] (0 outside).
-void im2col(float* col, const float* x, const Geom& g) {
-  const int ohw = g.oh * g.ow;
-  for (int ci = 0; ci < g.c; ++ci) {
-    const float* plane = x + static_cast<size_t>(ci) * g.h * g.w;
-    for (int kh = 0; kh < g.k; ++kh) {
-      for (int kw = 0; kw < g.k; ++kw) {
-        float* row = col + (static_cast<size_t>(ci * g.k + kh) * g.k + kw) * ohw;
-        int lo, hi;
-        valid_cols(g.w, g.ow, g.s, g.p, kw, lo, hi);
-        for (int oy = 0; oy < g.oh; ++oy) {
-          float* r = row + static_cast<size_t>(oy) * g.ow;
-          int iy = oy * g.s - g.p + kh;
-          if (iy < 0 || iy >= g.h) {
-            std::memset(r, 0, sizeof(float) * g.ow);
-            continue;
-          }
-          // Offsets, not pointers: the row start may lie before the plane when padded.
-          const ptrdiff_t base = static_cast<ptrdiff_t>(iy) * g.w - g.p + kw;
-          for (int ox = 0; ox < lo; ++ox) r[ox] = 0.f;
-          if (g.s == 1) {
-            if (hi > lo) std::memcpy(r + lo, plane + base + lo, sizeof(float) * (hi - lo));
-          } else {
-            for (int ox = lo; ox < hi; ++ox) r[ox] = plane[base + static_cast<ptrdiff_t>(ox) * g.s];
-          }
-          for (int ox = hi; ox < g.ow; ++ox) r[ox] = 0.f;
-        }
-      }
-    }
-  }
-}
-
-// The adjoint of im2col: dx[ci][iy][ix] += every col entry that was copied from it.
-// dx must be zeroed by the caller.
-void col2im(float* dx, const float* col, const Geom& g) {
-  const int ohw = g.oh * g.ow;
-  for (int ci = 0; ci < g.c; ++ci) {
-    float* plane = dx + static_cast<size_t>(ci) * g.h * g.w;
-    for (int kh = 0; kh < g.k; ++kh) {
-      for (int kw = 0; kw < g.k; ++kw) {
-        const float* row = col + (static_cast<size_t>(ci * g.k + kh) * g.k + kw) * ohw;
-        int lo, hi;
-        valid_cols(g.w, g.ow, g.s, g.p, kw, lo, hi);
-        for (int oy = 0; oy < g.oh; ++oy) {
-          int iy = oy * g.s - g.p + kh;
-          if (iy < 0 || iy >= g.h) continue;
-          const float* r = row + static_cast<size_t>(oy) * g.ow;
-          const ptrdiff_t base = static_cast<ptrdiff_t>(iy) * g.w - g.p + kw;
-          if (g.s == 1) {
-            for (int ox = lo; ox < hi; ++ox) plane[base + ox] += r[ox];
-          } else {
-            for (int ox = lo; ox < hi; ++ox) plane[base + static_cast<ptrdiff_t>(ox) * g.s] += r[ox];
-          }
-        }
-      }
-    }
-  }
-}
-
 // Below this many multiply-adds (or elements) a parallel region costs more than it saves:
 // waking the second thread is microseconds, and far worse when the cores are oversubscribed.
 constexpr int64_t kParallelMin = 1 << 16;
 
-// Contiguous share [begin, end) of `total` items for thread `tid` of `nt`.
 float plane_sum(const float* x, int n) {
   float s = 0.f;
 #pragma omp simd reduction(+ : s)
@@ -207,10 +123,6 @@ int64_t Conv2d::macs() const {
          kernel * kernel;
 }
 
-namespace {
-
-}  // namespace
-
 void Conv2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
   check_input(in, in_shape_, "conv", name_);
   const int n = in.dim(0), h = in_shape_[1], w = in_shape_[2];
@@ -249,40 +161,11 @@ void Conv2d::forward(Tensor& out, const Tensor& in, Context& ctx) {
     return;
   }
 
-  const int cg = in_channels / groups, ocg = out_channels / groups;
-  const int kdim = cg * kernel * kernel;
-  const bool pointwise = kernel == 1 && stride == 1 && pad == 0;
-  const Geom geom{cg, h, w, oh, ow, kernel, stride, pad};
-  const size_t col_size = pointwise ? 0 : round_line(static_cast<size_t>(kdim) * ohw);
-  const int max_threads = omp_get_max_threads();
-  Workspace* wsp = ctx.workspace ? ctx.workspace : &own_workspace_;
-  float* scratch = col_size ? wsp->get(col_size * max_threads) : nullptr;
-
-  parallel_region(par, [&](int tid, int nt) {
-    int i0, i1;
-    thread_range(n, tid, nt, i0, i1);
-    float* col = scratch ? scratch + col_size * tid : nullptr;
-    for (int i = i0; i < i1; ++i) {
-      for (int g = 0; g < groups; ++g) {
-        const float* xg = x + (static_cast<size_t>(i) * in_channels + g * cg) * h * w;
-        float* yg = y + (static_cast<size_t>(i) * out_channels + g * ocg) * ohw;
-        const float* colp = xg;
-        if (!pointwise) {
-          im2col(col, xg, geom);
-          colp = col;
-        }
-        sgemm(false, false, ocg, ohw, kdim, 1.f, wt + static_cast<size_t>(g) * ocg * kdim, kdim, colp,
-              ohw, 0.f, yg, ohw);
-      }
-      if (b) {
-        for (int oc = 0; oc < out_channels; ++oc) {
-          float* plane = y + (static_cast<size_t>(i) * out_channels + oc) * ohw;
-          const float bv = b[oc];
-          for (int j = 0; j < ohw; ++j) plane[j] += bv;
-        }
-      }
-    }
-  });
+  Workspace& ws = ctx.workspace ? *ctx.workspace : own_workspace_;
+  if (path == ConvPath::PerImage)
+    forward_per_image(y, x, n, ws);
+  else
+    forward_blocked(y, x, n, ws);
 }
 
 void Conv2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
@@ -346,62 +229,11 @@ void Conv2d::backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, c
     return;
   }
 
-  const int cg = in_channels / groups, ocg = out_channels / groups;
-  const int kdim = cg * kernel * kernel;
-  const bool pointwise = kernel == 1 && stride == 1 && pad == 0;
-  const Geom geom{cg, h, w, oh, ow, kernel, stride, pad};
-  const size_t col_size = pointwise ? 0 : round_line(static_cast<size_t>(kdim) * ohw);
-  const size_t wsize = weight.numel();
-  const size_t slice = col_size + round_line(wsize);
-  const int max_threads = omp_get_max_threads();
-  Workspace* wsp = ctx.workspace ? ctx.workspace : &own_workspace_;
-  float* scratch = wsp->get(slice * max_threads);
-  float* dw = dweight.data();
-
-  // Per-thread partial weight gradients, summed afterwards in thread order: fixed rounding
-  // for a fixed thread count.
-  int used_threads = 1;
-  parallel_region(par, [&](int tid, int nt) {
-    if (tid == 0) used_threads = nt;
-    int i0, i1;
-    thread_range(n, tid, nt, i0, i1);
-    float* col = scratch + slice * tid;
-    float* dwp = col + col_size;  // this thread's partial weight gradient
-    std::memset(dwp, 0, sizeof(float) * wsize);
-    for (int i = i0; i < i1; ++i) {
-      for (int g = 0; g < groups; ++g) {
-        const float* xg = x + (static_cast<size_t>(i) * in_channels + g * cg) * h * w;
-        const float* dyg = dy + (static_cast<size_t>(i) * out_channels + g * ocg) * ohw;
-        const float* wg = wt + static_cast<size_t>(g) * ocg * kdim;
-        const float* colp = xg;
-        if (!pointwise) {
-          im2col(col, xg, geom);
-          colp = col;
-        }
-        // dW_g += dY_g [ocg x ohw] * col^T [ohw x kdim]
-        sgemm(false, true, ocg, kdim, ohw, 1.f, dyg, ohw, colp, ohw, 1.f,
-              dwp + static_cast<size_t>(g) * ocg * kdim, kdim);
-        if (dx) {
-          float* dxg = dx + (static_cast<size_t>(i) * in_channels + g * cg) * h * w;
-          if (pointwise) {
-            // The column matrix is the input itself, so W^T * dY lands directly in dx.
-            sgemm(true, false, kdim, ohw, ocg, 1.f, wg, kdim, dyg, ohw, 0.f, dxg, ohw);
-          } else {
-            // dcol = W_g^T [kdim x ocg] * dY_g [ocg x ohw], reusing the column buffer.
-            sgemm(true, false, kdim, ohw, ocg, 1.f, wg, kdim, dyg, ohw, 0.f, col, ohw);
-            std::memset(dxg, 0, sizeof(float) * cg * h * w);
-            col2im(dxg, col, geom);
-          }
-        }
-      }
-    }
-  });
-  const int nt = used_threads;
-  parallel_for(static_cast<int>(wsize), par, [&](int j) {
-    float s = 0.f;
-    for (int t = 0; t < nt; ++t) s += scratch[slice * t + col_size + j];
-    dw[j] += s;
-  });
+  Workspace& ws = ctx.workspace ? *ctx.workspace : own_workspace_;
+  if (path == ConvPath::PerImage)
+    backward_per_image(dx, dy, x, n, ws);
+  else
+    backward_blocked(dx, dy, x, n, ws);
 }
 
 }  // namespace trim

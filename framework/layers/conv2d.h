@@ -1,11 +1,19 @@
 // conv2d.h - 2-D convolution: any kernel size, stride, padding and groups (groups == channels is
 // depthwise), optional bias. Standard convolution runs as im2col + OpenBLAS sgemm (forward,
-// weight gradient, input gradient); depthwise runs direct. OpenMP across the batch.
+// weight gradient, input gradient) over blocks of images (conv2d_gemm.cpp); depthwise runs
+// direct. OpenMP across the batch.
 #pragma once
 
 #include "framework/layer.h"
 
 namespace trim {
+
+// How a standard (not depthwise) convolution is computed. Both give the same result up to
+// float rounding; tests run both.
+enum class ConvPath {
+  Blocked,   // several images per GEMM, input gradient as a transposed convolution (conv2d_gemm.cpp)
+  PerImage,  // the plain reference: one image per GEMM, input gradient by col2im (conv2d_ref.cpp)
+};
 
 class Conv2d : public Layer {
  public:
@@ -24,6 +32,12 @@ class Conv2d : public Layer {
   int64_t macs() const override;
 
   bool depthwise() const { return groups > 1 && groups == in_channels && groups == out_channels; }
+  // Images sharing one GEMM on the blocked path for a batch of n: a power of two, so a batch of
+  // 64 splits evenly over 2 or 4 threads, and independent of the thread count, so each image's
+  // output is computed by the same GEMM call however many threads run.
+  int images_per_gemm(int n) const;
+
+  ConvPath path = ConvPath::Blocked;
 
   int in_channels = 0, out_channels = 0, kernel = 3, stride = 1, pad = 0, groups = 1;
   bool has_bias = true;
@@ -31,6 +45,11 @@ class Conv2d : public Layer {
   Tensor bias, dbias;      // [out_channels] (empty when has_bias is false)
 
  private:
+  void forward_blocked(float* y, const float* x, int n, Workspace& ws);
+  void backward_blocked(float* dx, const float* dy, const float* x, int n, Workspace& ws);
+  void forward_per_image(float* y, const float* x, int n, Workspace& ws);
+  void backward_per_image(float* dx, const float* dy, const float* x, int n, Workspace& ws);
+
   // im2col and partial weight-gradient scratch when the caller passes no shared workspace.
   Workspace own_workspace_;
 };
