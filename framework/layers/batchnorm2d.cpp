@@ -6,6 +6,7 @@
 // running statistics, which makes the layer a per-channel affine map.
 #include "framework/layers/batchnorm2d.h"
 #include "framework/layers/shape_checks.h"
+#include "framework/layers/simd_clones.h"
 #include "framework/parallel.h"
 
 #include <omp.h>
@@ -25,14 +26,14 @@ constexpr size_t kParallelMin = 1 << 14;
 // Sums within one plane in float (vectorised, a few hundred to a few thousand terms), across
 // planes in double: a channel of a batch holds up to millions of values, and one float sum of
 // that many terms would lose digits the variance needs.
-float plane_sum(const float* x, int n) {
+TRIM_SIMD_CLONES float plane_sum(const float* x, int n) {
   float s = 0.f;
 #pragma omp simd reduction(+ : s)
   for (int i = 0; i < n; ++i) s += x[i];
   return s;
 }
 
-float plane_sq_dev(const float* x, int n, float mean) {
+TRIM_SIMD_CLONES float plane_sq_dev(const float* x, int n, float mean) {
   float s = 0.f;
 #pragma omp simd reduction(+ : s)
   for (int i = 0; i < n; ++i) {
@@ -40,6 +41,29 @@ float plane_sq_dev(const float* x, int n, float mean) {
     s += d * d;
   }
   return s;
+}
+
+// y = x * scale + shift over one plane.
+TRIM_SIMD_CLONES void plane_affine(float* y, const float* x, int n, float scale, float shift) {
+  for (int i = 0; i < n; ++i) y[i] = x[i] * scale + shift;
+}
+
+// a = sum(dy), b = sum(dy * (x - mean)) over one plane.
+TRIM_SIMD_CLONES void plane_grad_sums(const float* dy, const float* x, int n, float mean, float& a, float& b) {
+  float sa = 0.f, sb = 0.f;
+#pragma omp simd reduction(+ : sa, sb)
+  for (int j = 0; j < n; ++j) {
+    sa += dy[j];
+    sb += dy[j] * (x[j] - mean);
+  }
+  a = sa;
+  b = sb;
+}
+
+// dx = g * (dy - mdy - (x - mean) * invstd * mdyx) over one plane (training-mode input gradient).
+TRIM_SIMD_CLONES void plane_train_dx(float* dx, const float* dy, const float* x, int n, float g, float mdy,
+                                     float mean, float invstd, float mdyx) {
+  for (int j = 0; j < n; ++j) dx[j] = g * (dy[j] - mdy - (x[j] - mean) * invstd * mdyx);
 }
 
 }  // namespace
@@ -134,11 +158,9 @@ parallel_for(c, in.numel() >= kParallelMin, [&](int ch) {
     }
     const float scale = gamma[ch] * invstd;
     const float shift = beta[ch] - mean * scale;
-    for (int i = 0; i < n; ++i) {
-      const float* xp = x + (static_cast<size_t>(i) * c + ch) * hw;
-      float* yp = y + (static_cast<size_t>(i) * c + ch) * hw;
-      for (int j = 0; j < hw; ++j) yp[j] = xp[j] * scale + shift;
-    }
+    for (int i = 0; i < n; ++i)
+      plane_affine(y + (static_cast<size_t>(i) * c + ch) * hw, x + (static_cast<size_t>(i) * c + ch) * hw, hw, scale,
+                   shift);
   });
 }
 
@@ -163,12 +185,8 @@ parallel_for(c, in.numel() >= kParallelMin, [&](int ch) {
     for (int i = 0; i < n; ++i) {
       const float* xp = x + (static_cast<size_t>(i) * c + ch) * hw;
       const float* gp = dy + (static_cast<size_t>(i) * c + ch) * hw;
-      float a = 0.f, b = 0.f;
-#pragma omp simd reduction(+ : a, b)
-      for (int j = 0; j < hw; ++j) {
-        a += gp[j];
-        b += gp[j] * (xp[j] - mean);
-      }
+      float a, b;
+      plane_grad_sums(gp, xp, hw, mean, a, b);
       sdy += a;
       sdyx += b;
     }
@@ -185,8 +203,7 @@ parallel_for(c, in.numel() >= kParallelMin, [&](int ch) {
       for (int i = 0; i < n; ++i) {
         const float* xp = x + (static_cast<size_t>(i) * c + ch) * hw;
         const float* gp = dy + (static_cast<size_t>(i) * c + ch) * hw;
-        float* dp = dx + (static_cast<size_t>(i) * c + ch) * hw;
-        for (int j = 0; j < hw; ++j) dp[j] = g * (gp[j] - mdy - (xp[j] - mean) * invstd * mdyx);
+        plane_train_dx(dx + (static_cast<size_t>(i) * c + ch) * hw, gp, xp, hw, g, mdy, mean, invstd, mdyx);
       }
     } else {
       for (int i = 0; i < n; ++i) {
