@@ -86,11 +86,10 @@ int Conv2d::images_per_gemm(int n) const {
 }
 
 void Conv2d::forward_blocked(float* y, const float* x, int n, Workspace& ws) {
-  const int hw = in_shape_[1] * in_shape_[2], ohw = out_shape_[1] * out_shape_[2];
-  const int cg = in_channels / groups, ocg = out_channels / groups;
-  const int kdim = cg * kernel * kernel;
-  const bool pointwise = kernel == 1 && stride == 1 && pad == 0;
-  const ConvGeom geom{cg, in_shape_[1], in_shape_[2], out_shape_[1], out_shape_[2], kernel, stride, pad};
+  const conv_detail::GemmDims d = conv_detail::gemm_dims(*this);
+  const int hw = d.hw, ohw = d.ohw, cg = d.cg, ocg = d.ocg, kdim = d.kdim;
+  const bool pointwise = d.pointwise;
+  const ConvGeom& geom = d.geom;
   const int block = images_per_gemm(n), blocks = (n + block - 1) / block;
   const size_t ld = static_cast<size_t>(block) * ohw;
   // One image of a pointwise convolution needs no column matrix, and one image's GEMM writes
@@ -135,15 +134,14 @@ void Conv2d::forward_blocked(float* y, const float* x, int n, Workspace& ws) {
 }
 
 void Conv2d::backward_blocked(float* dx, const float* dy, const float* x, int n, Workspace& ws) {
-  const int h = in_shape_[1], w = in_shape_[2], hw = h * w;
-  const int oh = out_shape_[1], ow = out_shape_[2], ohw = oh * ow;
-  const int k = kernel, cg = in_channels / groups, ocg = out_channels / groups;
-  const int kdim = cg * k * k, kdim_t = ocg * k * k;
-  const bool pointwise = k == 1 && stride == 1 && pad == 0;
-  const ConvGeom geom{cg, h, w, oh, ow, k, stride, pad};
+  const conv_detail::GemmDims d = conv_detail::gemm_dims(*this);
+  const int hw = d.hw, ohw = d.ohw, cg = d.cg, ocg = d.ocg, kdim = d.kdim;
+  const bool pointwise = d.pointwise;
+  const ConvGeom& geom = d.geom;
+  const int k = kernel, kdim_t = ocg * k * k;
   // The input gradient as a convolution of dY: stride 1, and a padding that fits the kernel.
   const bool transposed = dx && stride == 1 && pad <= k - 1;
-  const ConvGeom geom_t{ocg, oh, ow, h, w, k, 1, k - 1 - pad};
+  const ConvGeom geom_t{ocg, geom.oh, geom.ow, geom.h, geom.w, k, 1, k - 1 - pad};
   const int block = images_per_gemm(n), blocks = (n + block - 1) / block;
   const size_t ld = static_cast<size_t>(block) * ohw, ld_t = static_cast<size_t>(block) * hw;
   const size_t wsize = weight.numel();

@@ -19,11 +19,9 @@ namespace trim {
 using conv_detail::round_line;
 
 void Conv2d::forward_per_image(float* y, const float* x, int n, Workspace& ws) {
-  const int h = in_shape_[1], w = in_shape_[2], ohw = out_shape_[1] * out_shape_[2];
-  const int cg = in_channels / groups, ocg = out_channels / groups;
-  const int kdim = cg * kernel * kernel;
-  const bool pointwise = kernel == 1 && stride == 1 && pad == 0;
-  const ConvGeom geom{cg, h, w, out_shape_[1], out_shape_[2], kernel, stride, pad};
+  const conv_detail::GemmDims d = conv_detail::gemm_dims(*this);
+  const int hw = d.hw, ohw = d.ohw, cg = d.cg, ocg = d.ocg, kdim = d.kdim;
+  const bool pointwise = d.pointwise;
   const size_t col_size = pointwise ? 0 : round_line(static_cast<size_t>(kdim) * ohw);
   float* scratch = col_size ? ws.get(col_size * omp_get_max_threads()) : nullptr;
   const float* wt = weight.data();
@@ -35,11 +33,11 @@ void Conv2d::forward_per_image(float* y, const float* x, int n, Workspace& ws) {
     float* col = scratch ? scratch + col_size * tid : nullptr;
     for (int i = i0; i < i1; ++i) {
       for (int g = 0; g < groups; ++g) {
-        const float* xg = x + (static_cast<size_t>(i) * in_channels + g * cg) * h * w;
+        const float* xg = x + (static_cast<size_t>(i) * in_channels + g * cg) * hw;
         float* yg = y + (static_cast<size_t>(i) * out_channels + g * ocg) * ohw;
         const float* colp = xg;
         if (!pointwise) {
-          im2col(col, ohw, xg, geom);
+          im2col(col, ohw, xg, d.geom);
           colp = col;
         }
         sgemm(false, false, ocg, ohw, kdim, 1.f, wt + static_cast<size_t>(g) * ocg * kdim, kdim, colp,
@@ -57,11 +55,9 @@ void Conv2d::forward_per_image(float* y, const float* x, int n, Workspace& ws) {
 }
 
 void Conv2d::backward_per_image(float* dx, const float* dy, const float* x, int n, Workspace& ws) {
-  const int h = in_shape_[1], w = in_shape_[2], ohw = out_shape_[1] * out_shape_[2];
-  const int cg = in_channels / groups, ocg = out_channels / groups;
-  const int kdim = cg * kernel * kernel;
-  const bool pointwise = kernel == 1 && stride == 1 && pad == 0;
-  const ConvGeom geom{cg, h, w, out_shape_[1], out_shape_[2], kernel, stride, pad};
+  const conv_detail::GemmDims d = conv_detail::gemm_dims(*this);
+  const int hw = d.hw, ohw = d.ohw, cg = d.cg, ocg = d.ocg, kdim = d.kdim;
+  const bool pointwise = d.pointwise;
   const size_t col_size = pointwise ? 0 : round_line(static_cast<size_t>(kdim) * ohw);
   const size_t wsize = weight.numel();
   const size_t slice = col_size + round_line(wsize);
@@ -80,27 +76,27 @@ void Conv2d::backward_per_image(float* dx, const float* dy, const float* x, int 
     std::memset(dwp, 0, sizeof(float) * wsize);
     for (int i = i0; i < i1; ++i) {
       for (int g = 0; g < groups; ++g) {
-        const float* xg = x + (static_cast<size_t>(i) * in_channels + g * cg) * h * w;
+        const float* xg = x + (static_cast<size_t>(i) * in_channels + g * cg) * hw;
         const float* dyg = dy + (static_cast<size_t>(i) * out_channels + g * ocg) * ohw;
         const float* wg = wt + static_cast<size_t>(g) * ocg * kdim;
         const float* colp = xg;
         if (!pointwise) {
-          im2col(col, ohw, xg, geom);
+          im2col(col, ohw, xg, d.geom);
           colp = col;
         }
         // dW_g += dY_g [ocg x ohw] * col^T [ohw x kdim]
         sgemm(false, true, ocg, kdim, ohw, 1.f, dyg, ohw, colp, ohw, 1.f,
               dwp + static_cast<size_t>(g) * ocg * kdim, kdim);
         if (dx) {
-          float* dxg = dx + (static_cast<size_t>(i) * in_channels + g * cg) * h * w;
+          float* dxg = dx + (static_cast<size_t>(i) * in_channels + g * cg) * hw;
           if (pointwise) {
             // The column matrix is the input itself, so W^T * dY lands directly in dx.
             sgemm(true, false, kdim, ohw, ocg, 1.f, wg, kdim, dyg, ohw, 0.f, dxg, ohw);
           } else {
             // dcol = W_g^T [kdim x ocg] * dY_g [ocg x ohw], reusing the column buffer.
             sgemm(true, false, kdim, ohw, ocg, 1.f, wg, kdim, dyg, ohw, 0.f, col, ohw);
-            std::memset(dxg, 0, sizeof(float) * cg * h * w);
-            col2im(dxg, col, ohw, geom);
+            std::memset(dxg, 0, sizeof(float) * cg * hw);
+            col2im(dxg, col, ohw, d.geom);
           }
         }
       }
