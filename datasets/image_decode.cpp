@@ -13,9 +13,11 @@
 
 #include "framework/tensor.h"
 
-// The stb implementations live in this one translation unit (resizing is trim's own, below,
+// stb_image's implementation lives in this translation unit (resizing is trim's own, below,
 // checked against stb_image_resize in tests/test_image_decode.cpp). Only the formats the image-folder
-// layouts accept are compiled in, so a GIF or PSD renamed to .jpg is rejected, not decoded.
+// layouts accept are compiled in, so a GIF or PSD renamed to .jpg is rejected, not decoded. The
+// stb_image.h included here is Debian's 2.27 with stb 2.28's JPEG bit-count checks added at
+// configure time (cmake/stb_image_patched.cmake); the other hazards of 2.27 are refused below.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wsign-compare"
@@ -29,9 +31,8 @@
 #define STBI_MAX_DIMENSIONS 32768
 #define STB_IMAGE_IMPLEMENTATION
 #include "stb_image.h"
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#include "stb_image_write.h"
 #pragma GCC diagnostic pop
+#include "stb_image_write.h"  // its implementation: datasets/stb_image_write.cpp
 static_assert(STBI_MAX_DIMENSIONS == trim::kMaxImageSide, "keep stb's own limit equal to ours");
 
 namespace trim {
@@ -82,8 +83,12 @@ uint64_t bmp_bytes_needed(const uint8_t* d, size_t n) {
 // frame header), entropy-coded data after a scan header up to the next real marker (not a
 // stuffed 0xFF00 or a restart marker). Returns false when a table is oversized.
 bool jpeg_huffman_tables_fit(const uint8_t* d, size_t n) {
-  if (n < 2 || d[0] != 0xff || d[1] != 0xd8) return true;  // not a JPEG
-  size_t p = 2;
+  // The start-of-image marker, after as many 0xFF fill bytes as stb skips there.
+  if (n < 2 || d[0] != 0xff) return true;
+  size_t p = 1;
+  while (p < n && d[p] == 0xff) ++p;
+  if (p >= n || d[p] != 0xd8) return true;  // not a JPEG
+  ++p;
   while (p + 1 < n) {
     if (d[p] != 0xff) {  // junk where a marker belongs
       ++p;
