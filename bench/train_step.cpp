@@ -1,6 +1,6 @@
 // train_step - time of one SGD training step (forward + backward + update) of a model at a given
 // batch size, and per layer, median over runs. Used to tune the training layers and to compare
-// with PyTorch (bench/train_vs_pytorch.sh runs both in one go).
+// with PyTorch (bench/train_vs_pytorch.py runs both in one go).
 //
 //   train_step --model sicknet --batch 64 --threads 2 --runs 20 [--layers] [--cpu-time]
 //
