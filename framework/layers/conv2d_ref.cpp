@@ -25,12 +25,11 @@ void Conv2d::forward_per_image(float* y, const float* x, int n, Workspace& ws) {
   const size_t col_size = pointwise ? 0 : round_line(static_cast<size_t>(kdim) * ohw);
   float* scratch = col_size ? ws.get(col_size * omp_get_max_threads()) : nullptr;
   const float* wt = weight.data();
-  const float* b = has_bias ? bias.data() : nullptr;
 
   parallel_region(n * macs() >= conv_detail::kParallelMin, [&](int tid, int nt) {
+    float* col = scratch ? scratch + col_size * tid : nullptr;
     int i0, i1;
     thread_range(n, tid, nt, i0, i1);
-    float* col = scratch ? scratch + col_size * tid : nullptr;
     for (int i = i0; i < i1; ++i) {
       for (int g = 0; g < groups; ++g) {
         const float* xg = x + (static_cast<size_t>(i) * in_channels + g * cg) * hw;
@@ -43,10 +42,10 @@ void Conv2d::forward_per_image(float* y, const float* x, int n, Workspace& ws) {
         sgemm(false, false, ocg, ohw, kdim, 1.f, wt + static_cast<size_t>(g) * ocg * kdim, kdim, colp,
               ohw, 0.f, yg, ohw);
       }
-      if (b) {
+      if (has_bias) {
         for (int oc = 0; oc < out_channels; ++oc) {
           float* plane = y + (static_cast<size_t>(i) * out_channels + oc) * ohw;
-          const float bv = b[oc];
+          const float bv = bias[oc];
           for (int j = 0; j < ohw; ++j) plane[j] += bv;
         }
       }
@@ -69,10 +68,10 @@ void Conv2d::backward_per_image(float* dx, const float* dy, const float* x, int 
   int used_threads = 1;
   parallel_region(par, [&](int tid, int nt) {
     if (tid == 0) used_threads = nt;
-    int i0, i1;
-    thread_range(n, tid, nt, i0, i1);
     float* col = scratch + slice * tid;
     float* dwp = col + col_size;  // this thread's partial weight gradient
+    int i0, i1;
+    thread_range(n, tid, nt, i0, i1);
     std::memset(dwp, 0, sizeof(float) * wsize);
     for (int i = i0; i < i1; ++i) {
       for (int g = 0; g < groups; ++g) {
