@@ -39,6 +39,12 @@ TEST(Pretrained, MobileNetV1HalfSmallFashionMnist) {
 
 // The pruned models of models/pruned (README, docs/pruning.md): their test accuracy as reported
 // by the pruning run, and the MAC reduction.
+TEST(Pruned, SickNetFashionMnist) {
+  EXPECT_NEAR(test_accuracy("pruned/sicknet_fmnist_pruned"), 0.9276, 0.0005);
+  EXPECT_EQ(macs_of("pruned/sicknet_fmnist_pruned"), 7113680);
+  EXPECT_EQ(macs_of("pretrained/sicknet_fmnist"), 29424640);
+}
+
 TEST(Pruned, MobileNetV1HalfSmallFashionMnist) {
   EXPECT_NEAR(test_accuracy("pruned/mobilenet_v1_0.5_28_fmnist_pruned"), 0.9178, 0.0005);
   EXPECT_EQ(macs_of("pruned/mobilenet_v1_0.5_28_fmnist_pruned"), 3838360);
