@@ -6,6 +6,8 @@
 #   make train MODEL=sicknet       train on Fashion-MNIST (also MODEL=mobilenet_v1)
 #   make demo                      train, prune, fine-tune, compare: the whole pipeline
 #   make arm                       cross-build static aarch64 tools and bench/latency
+#   make test SANITIZE=1           the test suite under AddressSanitizer + UBSan (build-sanitize/)
+#   make fuzz FUZZ_SECONDS=600     every parser fuzzed with libFuzzer for that long (fuzz/run.sh)
 #
 # Variables pass through: EPOCHS, BATCH, LR, THREADS, DATA, OUT, SEED, CLASSES, EXTRA.
 
@@ -19,18 +21,24 @@ CMAKE_FLAGS ?=
 DEB_PACKAGES = cmake g++ make libopenblas-dev libstb-dev libgtest-dev libbenchmark-dev \
                zlib1g-dev dataset-fashion-mnist
 DEB_ARM_PACKAGES = g++-aarch64-linux-gnu qemu-user
+DEB_FUZZ_PACKAGES = clang-14 libclang-rt-14-dev libomp-14-dev
 
 ifeq ($(SANITIZE),1)
   BUILD := build-sanitize
+  ARM_BUILD ?= build-arm-sanitize
   CMAKE_FLAGS += -DTRIM_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  # Leak checks on (test-arm turns them off: LeakSanitizer does not run under qemu-user); a UBSan
+  # report aborts the test (-fno-sanitize-recover) with its stack. No suppressions: docs/hardening.md.
+  export ASAN_OPTIONS ?= detect_leaks=1
+  export UBSAN_OPTIONS ?= print_stacktrace=1
 endif
 
-.PHONY: all build deps deps-arm test train demo arm test-arm clean
+.PHONY: all build deps deps-arm test train demo arm test-arm fuzz clean
 
 all: build
 
 deps:
-	@missing=""; for p in $(DEB_PACKAGES) $(DEB_ARM_PACKAGES); do \
+	@missing=""; for p in $(DEB_PACKAGES) $(DEB_ARM_PACKAGES) $(DEB_FUZZ_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -66,9 +74,11 @@ deps-arm:
 test-arm: deps deps-arm
 	cmake -S . -B $(ARM_BUILD) -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64.cmake \
 	  -DTRIM_TEST_FILTER='$(ARM_TESTS)' $(ARM_ZLIB) $(CMAKE_FLAGS)
-	cmake --build $(ARM_BUILD) -j $(JOBS)
-	cd $(ARM_BUILD) && ctest --output-on-failure -j $(JOBS)
+	cmake --build $(ARM_BUILD) -j $(JOBS) --target $(ARM_TEST_TARGETS)
+	cd $(ARM_BUILD) && $(if $(filter 1,$(SANITIZE)),ASAN_OPTIONS=detect_leaks=0) ctest --output-on-failure -j $(JOBS)
 ARM_TESTS ?= test_kernel|test_engine
+# Only the test binaries ctest runs (the tools and benches are make arm's job).
+ARM_TEST_TARGETS = $(shell ls tests | sed -n 's/\.cpp$$//p' | grep -E '$(ARM_TESTS)')
 
 arm: deps deps-arm
 	cmake -S . -B build-arm-static -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64.cmake -DTRIM_STATIC=ON \
@@ -95,5 +105,12 @@ train: build
 demo: build
 	./tools/demo.sh
 
+# Fuzzing (clang + libFuzzer + ASan + UBSan, in build-fuzz/): each target for FUZZ_SECONDS,
+# niced; FUZZ_TARGETS picks some (model_desc weights prune_config idx image val_labels).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh $(FUZZ_TARGETS)
+
 clean:
-	rm -rf build build-sanitize build-arm build-arm-static
+	rm -rf build build-sanitize build-arm build-arm-sanitize build-arm-static build-fuzz

@@ -128,3 +128,14 @@ mkdir -p "$W/full"
 row "full disk (checkpoint on /dev/full)" bash -c 'ln -s /dev/full "$1/checkpoint.trim.tmp.$$" && exec "$2" "${@:3}"' _ "$W/full" \
   "$BIN/train" --model "$W/tiny.model" --data "$W/idx" "${T[@]}" --out "$W/full"
 row "output folder below a regular file" "$BIN/train" --model "$W/tiny.model" --data "$W/idx" "${T[@]}" --out "$W/notafolder/run"
+# A read-only output folder holding a finished epoch, resumed for one more: root ignores
+# permissions, so that run drops to user nobody when the script runs as root.
+"$BIN/train" --model "$W/tiny.model" --data "$W/idx" "${T[@]}" --out "$W/readonly" >/dev/null 2>&1
+sum_before=$(md5sum <"$W/readonly/checkpoint.trim")
+chmod -R a+rX "$W" && chmod 555 "$W/readonly"
+as_user=()
+[ "$(id -u)" = 0 ] && as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+row "read-only output folder, --resume" "${as_user[@]}" "$BIN/train" --model "$W/tiny.model" --data "$W/idx" \
+  --threads 1 --workers 1 --epochs 2 --quiet --out "$W/readonly" --resume
+[ "$(md5sum <"$W/readonly/checkpoint.trim")" = "$sum_before" ] || echo "read-only output folder: the checkpoint changed" >&2
+chmod 755 "$W/readonly"
