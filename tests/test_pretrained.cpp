@@ -47,8 +47,8 @@ TEST(Pruned, SickNetFashionMnist) {
 
 TEST(Pruned, SickNetFashionMnistThreeClasses) {
   // T-shirt/top, Pullover, Shirt; its dense model (not shipped) had 89.03% and 29,422,848 MACs.
-  EXPECT_NEAR(test_accuracy("pruned/sicknet_fmnist3_pruned", {0, 2, 6}), 0.8917, 0.0005);
-  EXPECT_EQ(macs_of("pruned/sicknet_fmnist3_pruned"), 3118908);
+  EXPECT_NEAR(test_accuracy("pruned/sicknet_fmnist3_pruned", {0, 2, 6}), 0.8827, 0.0005);
+  EXPECT_EQ(macs_of("pruned/sicknet_fmnist3_pruned"), 1608924);
 }
 
 TEST(Pruned, MobileNetV1HalfSmallFashionMnist) {
