@@ -184,10 +184,7 @@ const std::vector<KeyImpl>& keys() {
        [](PruneConfig& c, const std::string& v, const std::string& w) { c.round_to = to_int_in(v, w, 1, 1024); },
        [](const PruneConfig& c) { return std::to_string(c.round_to); }},
       {{"pruning", "round", "round", "up", "how kept counts meet round_to: up (never past the scan) | nearest"},
-       [](PruneConfig& c, const std::string& v, const std::string& w) {
-         if (v != "up" && v != "nearest") throw Error(w + ": round must be up or nearest, got '" + v + "'");
-         c.round = v;
-       },
+       [](PruneConfig& c, const std::string& v, const std::string& w) { c.round = one_of(v, {"up", "nearest"}, w); },
        [](const PruneConfig& c) { return c.round; }},
       {{"pruning", "iterations", "iterations", "1", "rounds of scan -> prune -> fine-tune (stops early past total_threshold)"},
        [](PruneConfig& c, const std::string& v, const std::string& w) { c.iterations = to_int_in(v, w, 1, 100); },

@@ -1,7 +1,5 @@
 #include "pruning/prune_run.h"
 
-#include "framework/layers/dropout.h"
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -83,6 +81,23 @@ std::string pct(double a) {
   char b[32];
   std::snprintf(b, sizeof b, "%.2f%%", 100 * a);
   return b;
+}
+
+// Fine-tunes m and returns its validation accuracy afterwards. Fine-tuning returns its best epoch
+// on validation, yet a lightly pruned model can still come out worse than it went in (the
+// learning rate knocks it off its minimum); then m gets its weights from before back - a choice
+// made on validation like every other - and *kept_before (when given) is set.
+double finetune_unless_worse(Model& m, double val_before, const DataSplits3& d, Batcher* val, const PruneConfig& c,
+                             int epochs, double lr, uint64_t seed, const std::string& label, bool* kept_before = nullptr) {
+  Model untuned = m.clone();
+  finetune(m, d, val, c, epochs, lr, seed, label);
+  const double after = top1(m, val, c.threads);
+  const bool worse = after < val_before;
+  if (kept_before) *kept_before = worse;
+  if (!worse) return after;
+  m = std::move(untuned);
+  say(c, label + " did not beat its starting point on validation; keeping the weights before it");
+  return val_before;
 }
 
 }  // namespace
@@ -234,20 +249,12 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
       double val_now = rr.val_before_finetune;
       if (cfg.epochs > 0) {
         auto t0 = std::chrono::steady_clock::now();
-        Model untuned = pruned.clone();
-        finetune(pruned, data, val.get(), cfg, cfg.epochs, cfg.lr,
-                 cfg.seed + 1000u * static_cast<uint64_t>(round) + static_cast<uint64_t>(attempt), "finetune " + atag);
+        bool kept_before = false;
+        val_now = finetune_unless_worse(pruned, rr.val_before_finetune, data, val.get(), cfg, cfg.epochs, cfg.lr,
+                                        cfg.seed + 1000u * static_cast<uint64_t>(round) + static_cast<uint64_t>(attempt),
+                                        "finetune " + atag, &kept_before);
         rr.finetune_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        val_now = top1(pruned, val.get(), cfg.threads);
-        // Fine-tuning returns its best epoch on validation. A lightly pruned model can still come
-        // out worse than it went in (the learning rate knocks it off its minimum); then the
-        // weights before fine-tuning are kept - a choice made on validation like every other.
-        if (val_now < rr.val_before_finetune) {
-          pruned = std::move(untuned);
-          val_now = rr.val_before_finetune;
-          rr.note = "kept the weights before fine-tuning (better on val)";
-          say(cfg, atag + ": fine-tuning did not beat the pruned model on validation; keeping the weights before it");
-        }
+        if (kept_before) rr.note = "kept the weights before fine-tuning (better on val)";
       }
       rr.pruned = figures_of(pruned);
       rr.pruned.val_acc = val_now;
@@ -284,15 +291,9 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
   rep.final_model = last_accepted >= 0 ? rep.rounds[last_accepted_row].pruned : rep.dense;
   if (cfg.final_epochs > 0 && last_accepted >= 0) {
     rep.final_val_before = rep.final_model.val_acc;
-    Model untuned = final_model.clone();
-    finetune(final_model, data, val.get(), cfg, cfg.final_epochs, cfg.final_lr > 0 ? cfg.final_lr : cfg.lr,
-             cfg.seed + 999983u, "finetune final");
-    rep.final_model.val_acc = top1(final_model, val.get(), cfg.threads);
-    if (rep.final_model.val_acc < rep.final_val_before) {  // the same rule as in the rounds
-      final_model = std::move(untuned);
-      rep.final_model.val_acc = rep.final_val_before;
-      say(cfg, "final fine-tuning did not beat its starting point on validation; keeping the weights before it");
-    }
+    rep.final_model.val_acc =
+        finetune_unless_worse(final_model, rep.final_val_before, data, val.get(), cfg, cfg.final_epochs,
+                              cfg.final_lr > 0 ? cfg.final_lr : cfg.lr, cfg.seed + 999983u, "finetune final");
     rep.final_model.test_acc = top1(final_model, test.get(), cfg.threads);
     say(cfg, "final fine-tuning: val " + pct(rep.final_model.val_acc) + ", test " + pct(rep.final_model.test_acc));
   }

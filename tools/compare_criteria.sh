@@ -55,26 +55,35 @@ run() {
     { echo "compare_criteria: $name failed; the end of $out/$name.log:" >&2; tail -n 20 "$out/$name.log" >&2; return 1; }
 }
 
+# At most $jobs runs at once; drain waits for all of them and fails if any run failed.
 pids=() fail=0
-for c in $criteria; do
-  run "$c" --mode t_sensitive --criterion "$c" --threshold "$threshold" --total-threshold 100 &
+launch() {
+  "$@" &
   pids+=($!)
-  if [ ${#pids[@]} -ge "$jobs" ]; then wait "${pids[0]}" || fail=1; pids=("${pids[@]:1}"); fi
+  if [ ${#pids[@]} -ge "$jobs" ]; then
+    wait "${pids[0]}" || fail=1
+    pids=("${pids[@]:1}")
+  fi
+}
+drain() {
+  for p in "${pids[@]}"; do wait "$p" || fail=1; done
+  pids=()
+  [ $fail = 0 ] || exit 1
+}
+
+for c in $criteria; do
+  launch run "$c" --mode t_sensitive --criterion "$c" --threshold "$threshold" --total-threshold 100
 done
-for p in "${pids[@]}"; do wait "$p" || fail=1; done
-[ $fail = 0 ] || exit 1
+drain
 
 # The baselines are pruned to the fraction of dense MACs that Mean Weight reached.
 target=$(python3 -c "
 import json; j = json.load(open('$out/mean_weight/report.json'))
 print('%.6f' % (j['final']['macs'] / j['dense']['macs']))")
 echo "compare_criteria: baselines pruned to $target of the dense MACs (Mean Weight's)" >&2
-run uniform --mode uniform --target-macs "$target" &
-p1=$!
-[ "$jobs" -ge 2 ] || { wait $p1 || fail=1; }
-run global --mode global --criterion mean_weight --target-macs "$target" || fail=1
-wait $p1 2>/dev/null || true
-[ $fail = 0 ] || exit 1
+launch run uniform --mode uniform --target-macs "$target"
+launch run global --mode global --criterion mean_weight --target-macs "$target"
+drain
 
 python3 - "$out" "$threshold" $criteria uniform global <<'EOF' | tee "$out/table.md"
 import json, sys
