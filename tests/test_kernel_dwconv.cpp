@@ -86,8 +86,11 @@ std::string compare(const std::vector<float>& got, const std::vector<float>& wan
 
 std::vector<Case> cases() {
   std::vector<Case> out;
-  // Widths up to 40 so rows split into several strips (dwconv3x3_simd.h) for every channel count.
-  const int sizes[][2] = {{1, 1}, {1, 5}, {2, 2}, {3, 3}, {4, 7}, {5, 5}, {7, 7}, {8, 9}, {13, 6}, {6, 14}, {5, 40}, {4, 37}};
+  // 30x100 and 61x45: large enough that the SIMD kernels cut the output into several tiles of
+  // rows and columns (dwconv3x3_simd.h: ~16 x 20 at stride 1 within 384 input lines), with
+  // ragged last tiles in both directions.
+  const int sizes[][2] = {{1, 1}, {1, 5}, {2, 2}, {3, 3}, {4, 7}, {5, 5}, {7, 7}, {8, 9}, {13, 6}, {6, 14}, {5, 40}, {4, 37},
+                          {30, 100}, {61, 45}};
   const int channels[] = {1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48};
   int i = 0;
   for (const auto& hw : sizes)

@@ -7,6 +7,8 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <new>
 #include <random>
 #include <string>
 #include <vector>
@@ -22,10 +24,30 @@ using namespace trim::kernels;
 
 constexpr float kInf = __builtin_inff();
 
-std::vector<float> random_vec(size_t n, uint32_t seed) {
+// 64-byte aligned storage, as the engine's buffers and packed weights are: with std::vector's
+// 16-byte alignment every zmm load would straddle two cache lines and the figures would be the
+// kernels' worst case, not what the engine runs.
+template <class T>
+struct Aligned64 {
+  using value_type = T;
+  Aligned64() = default;
+  template <class U>
+  Aligned64(const Aligned64<U>&) {}
+  T* allocate(size_t n) {
+    void* p = std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64);
+    if (!p) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) { std::free(p); }
+  bool operator==(const Aligned64&) const { return true; }
+  bool operator!=(const Aligned64&) const { return false; }
+};
+using Floats = std::vector<float, Aligned64<float>>;
+
+Floats random_vec(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> u(-1.f, 1.f);
-  std::vector<float> v(n);
+  Floats v(n);
   for (auto& x : v) x = u(rng);
   return v;
 }
@@ -43,8 +65,8 @@ const int kDepthwise[][3] = {{112, 32, 1}, {112, 64, 2}, {56, 128, 1}, {56, 128,
 
 void bm_gemm(benchmark::State& s, const KernelTable* t, int m, int k, int n) {
   auto a = random_vec(static_cast<size_t>(m) * k, 1), w = random_vec(static_cast<size_t>(n) * k, 2);
-  std::vector<float> pb(packed_gemm_b_size(n, k, t->gemm_nr)), bias(round_up(n, t->gemm_nr), 0.f);
-  std::vector<float> c(static_cast<size_t>(m) * n);
+  Floats pb(packed_gemm_b_size(n, k, t->gemm_nr)), bias(round_up(n, t->gemm_nr), 0.f);
+  Floats c(static_cast<size_t>(m) * n);
   pack_gemm_b(n, k, w.data(), k, t->gemm_nr, pb.data());
   for (auto _ : s) {
     t->gemm(m, n, k, a.data(), k, pb.data(), bias.data(), c.data(), n, 0.f, kInf);
@@ -58,7 +80,7 @@ void bm_gemm(benchmark::State& s, const KernelTable* t, int m, int k, int n) {
 void bm_openblas(benchmark::State& s, int m, int k, int n) {
   openblas_set_num_threads(1);
   auto a = random_vec(static_cast<size_t>(m) * k, 1), b = random_vec(static_cast<size_t>(k) * n, 2);
-  std::vector<float> c(static_cast<size_t>(m) * n);
+  Floats c(static_cast<size_t>(m) * n);
   for (auto _ : s) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.f, a.data(), k, b.data(), n, 0.f, c.data(), n);
     benchmark::DoNotOptimize(c.data());
@@ -69,11 +91,14 @@ void bm_openblas(benchmark::State& s, int m, int k, int n) {
 #endif
 
 void bm_dwconv(benchmark::State& s, const KernelTable* t, int size, int channels, int stride) {
-  const size_t cs = round_up(channels, t->channel_align);
+  // The engine's channel stride (engine.cpp): never a multiple of 512 floats, whose 2 KB / 4 KB
+  // pixel stride would put the rows a kernel reads into the same L1 sets.
+  size_t cs = round_up(channels, t->channel_align);
+  if (cs >= 512 && cs % 512 == 0) cs += std::max<size_t>(t->channel_align, 16);
   const int out = (size + 2 - 3) / stride + 1;
   auto in = random_vec(static_cast<size_t>(size) * size * cs, 3), w = random_vec(9 * channels, 4);
-  std::vector<float> pw(packed_dwconv3x3_size(channels)), bias(round_up(channels, kWeightAlign), 0.f);
-  std::vector<float> o(static_cast<size_t>(out) * out * cs);
+  Floats pw(packed_dwconv3x3_size(channels)), bias(round_up(channels, kWeightAlign), 0.f);
+  Floats o(static_cast<size_t>(out) * out * cs);
   pack_dwconv3x3(channels, w.data(), pw.data());
   DwConvFn f = stride == 1 ? t->dwconv3x3_s1 : t->dwconv3x3_s2;
   for (auto _ : s) {
@@ -88,8 +113,8 @@ void bm_dwconv(benchmark::State& s, const KernelTable* t, int size, int channels
 void bm_stem(benchmark::State& s, const KernelTable* t) {
   const int size = 224, cin = 3, cout = 32, out = 112;
   auto in = random_vec(static_cast<size_t>(size) * size * cin, 5), w = random_vec(cout * cin * 9, 6);
-  std::vector<float> pw(packed_gemm_b_size(cout, 9 * cin, t->gemm_nr)), bias(round_up(cout, t->gemm_nr), 0.f);
-  std::vector<float> o(static_cast<size_t>(out) * out * cout), scratch(conv2d_scratch_size(*t, 3, cin));
+  Floats pw(packed_gemm_b_size(cout, 9 * cin, t->gemm_nr)), bias(round_up(cout, t->gemm_nr), 0.f);
+  Floats o(static_cast<size_t>(out) * out * cout), scratch(conv2d_scratch_size(*t, 3, cin));
   pack_conv2d(cout, cin, 3, w.data(), t->gemm_nr, pw.data());
   for (auto _ : s) {
     conv2d_nhwc(*t, in.data(), size, size, cin, cin, o.data(), out, cout, cout, 3, 2, 1, 0, out * out, pw.data(), bias.data(),
@@ -102,7 +127,7 @@ void bm_stem(benchmark::State& s, const KernelTable* t) {
 
 void bm_gap(benchmark::State& s, const KernelTable* t) {
   auto in = random_vec(49 * 1024, 7);
-  std::vector<float> o(1024);
+  Floats o(1024);
   for (auto _ : s) {
     t->global_avgpool(in.data(), 49, 1024, 1024, o.data());
     benchmark::DoNotOptimize(o.data());
@@ -114,7 +139,7 @@ void bm_gap(benchmark::State& s, const KernelTable* t) {
 void bm_fc(benchmark::State& s, const KernelTable* t) {
   const int k = 1024, n = 1000;
   auto x = random_vec(k, 8), w = random_vec(static_cast<size_t>(n) * k, 9);
-  std::vector<float> pb(packed_gemm_b_size(n, k, t->gemm_nr)), bias(round_up(n, t->gemm_nr), 0.f), o(n);
+  Floats pb(packed_gemm_b_size(n, k, t->gemm_nr)), bias(round_up(n, t->gemm_nr), 0.f), o(n);
   pack_gemm_b(n, k, w.data(), k, t->gemm_nr, pb.data());
   for (auto _ : s) {
     t->fc(n, k, x.data(), pb.data(), bias.data(), o.data(), -kInf, kInf);

@@ -17,8 +17,7 @@ struct Neon {
   struct mask {
     int left;  // lanes to touch: 4 for a full block
   };
-  static constexpr size_t kStripBytes = 1 << 30;
-  static constexpr int kStripPixels = 1 << 20;
+  static constexpr int kTileLines = 256;  // input lines (pixels of one block) a tile may read: 16 KB
   static constexpr int kLanes = 4;
   static mask mask_for(int left) { return {left < 4 ? left : 4}; }
   static reg load(const float* p) { return vld1q_f32(p); }
