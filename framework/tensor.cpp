@@ -6,6 +6,10 @@
 #include <new>
 #include <sstream>
 
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
 namespace trim {
 
 void Dims::assign(const int* b, const int* e) {
@@ -53,9 +57,18 @@ size_t tensor_allocations() { return g_tensor_allocations.load(std::memory_order
 float* aligned_alloc_floats(size_t n) {
   if (n == 0) return nullptr;
   g_tensor_allocations.fetch_add(1, std::memory_order_relaxed);
-  size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
-  void* p = std::aligned_alloc(64, bytes);
+  const bool huge = n * sizeof(float) >= kHugeBlockBytes;
+  const size_t align = huge ? kHugePageBytes : 64;
+  const size_t bytes = (n * sizeof(float) + align - 1) / align * align;
+  void* p = std::aligned_alloc(align, bytes);
   if (!p) throw std::bad_alloc();
+#ifdef __linux__
+  // Large blocks (an inference engine's packed weights, training activations) are streamed
+  // every pass; with 4 KB pages each page is a TLB miss and the hardware prefetchers stop at
+  // every page boundary. Ask for transparent huge pages (the usual THP setting is "madvise");
+  // where the kernel says no, nothing changes.
+  if (huge) madvise(p, bytes, MADV_HUGEPAGE);
+#endif
   return static_cast<float*>(p);
 }
 

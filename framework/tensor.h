@@ -61,7 +61,10 @@ struct Shape {
   std::string str() const;  // "[64, 32, 28, 28]"
 };
 
-// 64-byte aligned float buffer (cache line and AVX-512 register width).
+// 64-byte aligned float buffer (cache line and AVX-512 register width). Blocks of at least
+// kHugeBlockBytes start on a 2 MB boundary and are marked for transparent huge pages (Linux).
+constexpr size_t kHugePageBytes = size_t{2} << 20;
+constexpr size_t kHugeBlockBytes = size_t{4} << 20;
 float* aligned_alloc_floats(size_t n);
 void aligned_free_floats(float* p);
 // Number of aligned_alloc_floats calls so far (tests check that training steps allocate nothing).

@@ -616,3 +616,25 @@ TEST(SteadyState, SecondTrainingStepDoesNotAllocate) {
 
 }  // namespace
 }  // namespace trim
+
+// Storage: every tensor is 64-byte aligned (the kernels' vector loads); blocks of 4 MB and more
+// start on a 2 MB boundary so transparent huge pages can back them (tensor.cpp), and stay
+// zero-filled and writable to the last element.
+TEST(TensorStorage, AlignmentSmallAndHuge) {
+  using trim::kHugeBlockBytes;
+  using trim::kHugePageBytes;
+  using trim::Shape;
+  using trim::Tensor;
+  for (int n : {1, 15, 17, 1000, 1 << 18}) {
+    Tensor t(Shape{n});
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data()) % 64, 0u) << n;
+  }
+  const int big = static_cast<int>(kHugeBlockBytes / sizeof(float)) + 5;
+  Tensor t(Shape{big});
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data()) % kHugePageBytes, 0u);
+  EXPECT_EQ(t.data()[big - 1], 0.f);
+  t.data()[big - 1] = 3.f;
+  Tensor copy = t;
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(copy.data()) % kHugePageBytes, 0u);
+  EXPECT_EQ(copy.data()[big - 1], 3.f);
+}
