@@ -28,13 +28,16 @@ namespace simd_detail {
 // the up to three output rows that need them. Sweeping the map row by row instead reads every
 // input line from L2 three times: measured on the 14x14x512 and 28x28x256 layers that traffic,
 // not the FMAs, was the limit. R and W are chosen per call to read the fewest lines per output
-// within V::kTileLines.
+// within V::kTileLines and V::kTileRowsMax. NEON keeps whole rows, one at a time (R = 1): every
+// tile costs a few dozen instructions of set-up per channel block, which on a 4-lane vector
+// raised the executed instructions per MAC by 25-80% under qemu (bench/arm/insn_count.sh), and
+// without a board to time on the cache side of the trade cannot be weighed.
 template <int S>
-inline void choose_tile(int rows, int ow, int tile_lines, int* r_out, int* w_out) {
+inline void choose_tile(int rows, int ow, int tile_lines, int max_rows, int* r_out, int* w_out) {
   double best = 1e30;
   *r_out = 1;
   *w_out = std::min(ow, 4);
-  for (int r = 1; r <= std::min(rows, 32); ++r) {
+  for (int r = 1; r <= std::min(rows, max_rows); ++r) {
     const int rin = (r - 1) * S + 3;
     const int cin_max = tile_lines / rin;
     if (cin_max < 3 + 3 * S) break;  // not even 4 output columns fit
@@ -49,6 +52,8 @@ inline void choose_tile(int rows, int ow, int tile_lines, int* r_out, int* w_out
   }
 }
 
+constexpr int kMaxTileRows = 32;
+
 template <class V, int S>
 void dwconv3x3(const float* in, int ih, int iw, size_t in_cs, float* out, int ow, size_t out_cs, int oy0, int oy1,
                int channels, const float* w, const float* bias, int pad_top, int pad_left, float vmin, float vmax) {
@@ -62,10 +67,24 @@ void dwconv3x3(const float* in, int ih, int iw, size_t in_cs, float* out, int ow
   ox_hi = std::max(ox_lo, std::min(ow, ox_hi));
   const size_t row_stride = static_cast<size_t>(iw) * in_cs;
   int tile_rows, tile_cols;
-  choose_tile<S>(oy1 - oy0, ow, V::kTileLines, &tile_rows, &tile_cols);
+  choose_tile<S>(oy1 - oy0, ow, V::kTileLines, std::min(V::kTileRowsMax, kMaxTileRows), &tile_rows, &tile_cols);
 
   for (int ty = oy0; ty < oy1; ty += tile_rows) {
     const int ty_end = std::min(oy1, ty + tile_rows);
+    // Per output row of the tile and kernel row: where input column 0 starts, and the column
+    // stride (0 for a row in the padding: every column then reads the zero buffer). Worked out
+    // once per tile, not once per channel block.
+    const float* row[kMaxTileRows][3];
+    size_t cstr[kMaxTileRows][3];
+    bool row_ok[kMaxTileRows][3];
+    for (int oy = ty; oy < ty_end; ++oy)
+      for (int ky = 0; ky < 3; ++ky) {
+        const int iy = oy * S - pad_top + ky;
+        const bool ok = iy >= 0 && iy < ih;
+        row_ok[oy - ty][ky] = ok;
+        row[oy - ty][ky] = ok ? in + static_cast<size_t>(iy) * row_stride : zeros;
+        cstr[oy - ty][ky] = ok ? in_cs : 0;
+      }
     for (int xs = 0; xs < ow; xs += tile_cols) {
       const int xe = std::min(ow, xs + tile_cols);
       const int lo = std::max(xs, std::min(xe, ox_lo)), hi = std::max(lo, std::min(xe, ox_hi));
@@ -87,17 +106,9 @@ void dwconv3x3(const float* in, int ih, int iw, size_t in_cs, float* out, int ow
         for (int t = 0; t < 9; ++t) k[t] = V::load(w + t * wcs + c);
         const R b = V::load(bias + c);
         for (int oy = ty; oy < ty_end; ++oy) {
-          const int iy0 = oy * S - pad_top;
-          // Per kernel row: where input column 0 of this block starts, and the column stride
-          // (0 for a row in the padding: every column then reads the zero buffer).
           const float* r[3];
-          size_t cstr[3];
-          for (int ky = 0; ky < 3; ++ky) {
-            const int iy = iy0 + ky;
-            const bool ok = iy >= 0 && iy < ih;
-            r[ky] = ok ? in + static_cast<size_t>(iy) * row_stride + c : zeros;
-            cstr[ky] = ok ? in_cs : 0;
-          }
+          for (int ky = 0; ky < 3; ++ky) r[ky] = row[oy - ty][ky] + (row_ok[oy - ty][ky] ? c : 0);
+          const size_t* cs = cstr[oy - ty];
           float* orow = out + static_cast<size_t>(oy) * ow * out_cs + c;
 
           // One output pixel, any column: taps outside the image read zeros.
@@ -108,7 +119,7 @@ void dwconv3x3(const float* in, int ih, int iw, size_t in_cs, float* out, int ow
               for (int kx = 0; kx < 3; ++kx) {
                 const int ix = ix0 + kx;
                 const float* p =
-                    ix >= 0 && ix < iw ? r[ky] + static_cast<ptrdiff_t>(ix) * static_cast<ptrdiff_t>(cstr[ky]) : zeros;
+                    ix >= 0 && ix < iw ? r[ky] + static_cast<ptrdiff_t>(ix) * static_cast<ptrdiff_t>(cs[ky]) : zeros;
                 acc = V::fmadd(ld(p), k[ky * 3 + kx], acc);
               }
             st(orow + static_cast<size_t>(ox) * out_cs, V::min(V::max(acc, vlo), vhi));
@@ -120,8 +131,8 @@ void dwconv3x3(const float* in, int ih, int iw, size_t in_cs, float* out, int ow
             const size_t ix0 = static_cast<size_t>(ox * S - pad_left);
             R a0 = b, a1 = b, a2 = b, a3 = b;
             for (int ky = 0; ky < 3; ++ky) {
-              const float* p = r[ky] + ix0 * cstr[ky];
-              const size_t stride = cstr[ky];
+              const float* p = r[ky] + ix0 * cs[ky];
+              const size_t stride = cs[ky];
               constexpr int NI = 3 * S + 3;  // input columns read by 4 outputs
               R v[NI];
               for (int j = 0; j < NI; ++j) v[j] = ld(p + j * stride);
@@ -143,8 +154,8 @@ void dwconv3x3(const float* in, int ih, int iw, size_t in_cs, float* out, int ow
             const size_t ix0 = static_cast<size_t>(ox * S - pad_left);
             R acc = b;
             for (int ky = 0; ky < 3; ++ky) {
-              const float* p = r[ky] + ix0 * cstr[ky];
-              for (int kx = 0; kx < 3; ++kx) acc = V::fmadd(ld(p + kx * cstr[ky]), k[ky * 3 + kx], acc);
+              const float* p = r[ky] + ix0 * cs[ky];
+              for (int kx = 0; kx < 3; ++kx) acc = V::fmadd(ld(p + kx * cs[ky]), k[ky * 3 + kx], acc);
             }
             st(orow + static_cast<size_t>(ox) * out_cs, V::min(V::max(acc, vlo), vhi));
           }

@@ -17,7 +17,8 @@ struct Neon {
   struct mask {
     int left;  // lanes to touch: 4 for a full block
   };
-  static constexpr int kTileLines = 256;  // input lines (pixels of one block) a tile may read: 16 KB
+  static constexpr int kTileLines = 1 << 30;  // input lines (pixels of one block) a tile may read
+  static constexpr int kTileRowsMax = 1;
   static constexpr int kLanes = 4;
   static mask mask_for(int left) { return {left < 4 ? left : 4}; }
   static reg load(const float* p) { return vld1q_f32(p); }

@@ -18,7 +18,8 @@ struct Avx2 {
     __m256i m;
     bool full;
   };
-  static constexpr int kTileLines = 384;  // input lines (pixels of one block) a tile may read: 24 KB
+  static constexpr int kTileLines = 384;  // input lines (pixels of one block) a tile may read
+  static constexpr int kTileRowsMax = 32;
   static constexpr int kLanes = 8;
   static mask mask_for(int left) {
     return {_mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), left >= 8};

@@ -20,7 +20,8 @@ namespace {
 struct Avx512 {
   using reg = __m512;
   using mask = __mmask16;
-  static constexpr int kTileLines = 384;  // input lines (pixels of one block) a tile may read: 24 KB
+  static constexpr int kTileLines = 384;  // input lines (pixels of one block) a tile may read
+  static constexpr int kTileRowsMax = 32;
   static constexpr int kLanes = 16;
   static mask mask_for(int left) { return left >= 16 ? static_cast<mask>(0xFFFF) : static_cast<mask>((1u << left) - 1); }
   static reg load(const float* p) { return _mm512_loadu_ps(p); }
