@@ -14,7 +14,9 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <cstdint>
 #include <random>
+#include <string>
 
 #include "framework/blas.h"
 #include "framework/cli_options.h"
@@ -95,40 +97,56 @@ int step_main(int argc, char** argv) {
   ctx.workspace = &ws;
   ctx.rng = &rng;
   Sgd sgd(m, SgdOptions());
-  const size_t L = m.layers.size();
-  std::vector<std::vector<double>> fwd(L), bwd(L);
-  std::vector<double> total;
-  std::vector<Tensor> acts(L);
-  std::vector<Tensor> grads(2);
   const int warm = o.integer("warmup"), runs = o.integer("runs");
+  const size_t L = m.layers.size();
+  // Per step of Model::forward/backward (one layer, or a fused BN + ReLU pair, timed as its
+  // first layer): the same code path training takes.
+  struct Timer : Model::StepObserver {
+    std::vector<std::vector<double>> fwd, bwd;
+    std::vector<size_t> last;  // last[i]: the last layer of the step starting at i
+    double t = 0;
+    bool on = false;
+    void step_done(size_t first, size_t end, bool backward) override {
+      const double now = now_ms();
+      if (on) (backward ? bwd : fwd)[first].push_back(now - t);
+      last[first] = end;
+      t = now;
+    }
+  } timer;
+  timer.fwd.resize(L);
+  timer.bwd.resize(L);
+  timer.last.assign(L, SIZE_MAX);
+  for (auto& v : timer.fwd) v.reserve(static_cast<size_t>(runs));
+  for (auto& v : timer.bwd) v.reserve(static_cast<size_t>(runs));
+  m.observer = &timer;
+  std::vector<double> total;
   for (int r = 0; r < warm + runs; ++r) {
     const double t0 = now_ms();
-    // The same work as Model::forward/backward, layer by layer so each can be timed.
-    for (size_t i = 0; i < L; ++i) {
-      const double t = now_ms();
-      m.layers[i]->forward(acts[i], i == 0 ? x : acts[i - 1], ctx);
-      if (r >= warm) fwd[i].push_back(ms_since(t));
-    }
-    softmax_cross_entropy(&dlogits, nullptr, acts[L - 1], labels);
+    timer.on = r >= warm;
+    timer.t = t0;
+    const Tensor& logits = m.forward(x, ctx);
+    softmax_cross_entropy(&dlogits, nullptr, logits, labels);
     m.zero_grad();
-    const Tensor* dout = &dlogits;
-    for (size_t i = L; i-- > 0;) {
-      const double t = now_ms();
-      Tensor* din = i == 0 ? nullptr : &grads[i & 1];
-      m.layers[i]->backward(din, *dout, i == 0 ? x : acts[i - 1], acts[i], ctx);
-      dout = din;
-      if (r >= warm) bwd[i].push_back(ms_since(t));
-    }
+    timer.t = now_ms();
+    m.backward(dlogits, ctx);
     sgd.step(0.01f);
     if (r >= warm) total.push_back(ms_since(t0));
   }
+  m.observer = nullptr;
   double med = median(total);
   std::printf("%s batch %d threads %d (OpenBLAS core %s): step %.2f ms%s median (%.0f images/s)\n", spec.c_str(), n,
               max_threads(), blas_core_name(), med, use_cpu_time ? " CPU" : "", 1000.0 * n / med);
   if (o.on("layers"))
-    for (size_t i = 0; i < L; ++i)
-      std::printf("  %-14s %-10s fwd %7.3f ms  bwd %7.3f ms\n", m.layers[i]->name().c_str(), m.layers[i]->type().c_str(),
-                  median(fwd[i]), median(bwd[i]));
+    for (size_t i = 0; i < L; ++i) {
+      if (timer.last[i] == SIZE_MAX) continue;  // inside a fused step
+      std::string name = m.layers[i]->name(), type = m.layers[i]->type();
+      for (size_t j = i + 1; j <= timer.last[i]; ++j) {
+        name += "+" + m.layers[j]->name();
+        type += "+" + m.layers[j]->type();
+      }
+      std::printf("  %-24s %-15s fwd %7.3f ms  bwd %7.3f ms\n", name.c_str(), type.c_str(), median(timer.fwd[i]),
+                  median(timer.bwd[i]));
+    }
   return 0;
 }
 

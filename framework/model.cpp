@@ -5,6 +5,8 @@
 #include <set>
 #include <sstream>
 
+#include "framework/layers/activation.h"
+#include "framework/layers/batchnorm2d.h"
 #include "framework/model_file.h"
 
 namespace trim {
@@ -76,6 +78,9 @@ void Model::build() {
   }
   acts_.resize(layers.size());
   grads_.resize(2);
+  bn_relu_.assign(layers.size(), 0);
+  for (size_t i = 0; i + 1 < layers.size(); ++i)
+    bn_relu_[i] = dynamic_cast<BatchNorm2d*>(layers[i].get()) && dynamic_cast<ReLU*>(layers[i + 1].get());
   built_ = true;
 }
 
@@ -123,12 +128,23 @@ int Model::index_of(const std::string& layer_name) const {
   return -1;
 }
 
+size_t Model::step_end(size_t i) const { return fuse_bn_relu && bn_relu_[i] ? i + 1 : i; }
+
 const Tensor& Model::forward(const Tensor& x, Context& ctx) {
   if (!built_) throw Error("model is not built");
   if (x.rank() != 4 || x.dim(1) != input[0] || x.dim(2) != input[1] || x.dim(3) != input[2])
     throw Error("model input: expected N x " + input.str() + ", got " + x.shape().str());
   input_ = &x;
-  for (size_t i = 0; i < layers.size(); ++i) layers[i]->forward(acts_[i], i == 0 ? x : acts_[i - 1], ctx);
+  for (size_t i = 0; i < layers.size();) {
+    const Tensor& in = i == 0 ? x : acts_[i - 1];
+    const size_t last = step_end(i);
+    if (last != i)
+      static_cast<BatchNorm2d&>(*layers[i]).forward_relu(acts_[last], in, ctx);
+    else
+      layers[i]->forward(acts_[i], in, ctx);
+    if (observer) observer->step_done(i, last, false);
+    i = last + 1;
+  }
   return acts_.back();
 }
 
@@ -137,11 +153,19 @@ void Model::backward(const Tensor& dlogits, Context& ctx) {
   if (dlogits.shape() != acts_.back().shape())
     check_shape(dlogits.shape(), acts_.back().shape(), "model backward: dlogits");
   const Tensor* dout = &dlogits;
-  for (size_t i = layers.size(); i-- > 0;) {
-    Tensor* din = i == 0 ? nullptr : &grads_[i & 1];
-    const Tensor& in = i == 0 ? *input_ : acts_[i - 1];
-    layers[i]->backward(din, *dout, in, acts_[i], ctx);
+  size_t buf = 0;  // the ping-pong buffer the next step writes (never the one it reads)
+  for (size_t last = layers.size(); last-- > 0;) {
+    const size_t first = last > 0 && step_end(last - 1) == last ? last - 1 : last;
+    Tensor* din = first == 0 ? nullptr : &grads_[buf];
+    buf ^= 1;
+    const Tensor& in = first == 0 ? *input_ : acts_[first - 1];
+    if (first != last)
+      static_cast<BatchNorm2d&>(*layers[first]).backward_relu(din, *dout, in, acts_[last], ctx);
+    else
+      layers[last]->backward(din, *dout, in, acts_[last], ctx);
+    if (observer) observer->step_done(first, last, true);
     dout = din;
+    last = first;
   }
 }
 

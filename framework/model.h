@@ -52,10 +52,22 @@ class Model {
   int index_of(const std::string& layer_name) const;  // -1 if absent
 
   // Forward for a batch; keeps every activation for backward. Returns the logits (N x K x 1 x 1).
+  // A [batchnorm] directly followed by a [relu] runs as one step (BatchNorm2d::forward_relu):
+  // the same results, one pass less, and the BN output is not kept.
   const Tensor& forward(const Tensor& x, Context& ctx);
   // Backward from dlogits; accumulates parameter gradients (call zero_grad() first).
   void backward(const Tensor& dlogits, Context& ctx);
   void zero_grad();
+
+  // false: every layer runs on its own (the reference the fused steps are tested against).
+  bool fuse_bn_relu = true;
+
+  // Told by forward() and backward() after each step: one layer, or a fused pair [first, last].
+  struct StepObserver {
+    virtual ~StepObserver() = default;
+    virtual void step_done(size_t first, size_t last, bool backward) = 0;
+  };
+  StepObserver* observer = nullptr;  // not owned; for per-layer timing (bench/train_step)
 
   // Flat blocks (valid after build()): trainable parameters, their gradients; buffers apart.
   Tensor& param_block() { return param_block_; }
@@ -70,7 +82,11 @@ class Model {
  private:
   bool built_ = false;
   Tensor param_block_, grad_block_, buffer_block_;
-  std::vector<Tensor> acts_;   // acts_[i] = output of layer i
+  // The last layer of the step that starts at layer i: i + 1 for a fusable BN + ReLU pair.
+  size_t step_end(size_t i) const;
+
+  std::vector<Tensor> acts_;   // acts_[i] = output of layer i (unused for a fused BN)
+  std::vector<uint8_t> bn_relu_;  // bn_relu_[i]: layer i is a BN fusable with the ReLU at i + 1
   std::vector<Tensor> grads_;  // two ping-pong activation gradient buffers
   const Tensor* input_ = nullptr;
 };

@@ -1,5 +1,7 @@
 // BatchNorm2d: train-mode normalisation, running statistics against the hand formula, eval mode,
-// finite-difference gradients in both modes, errors and description keys.
+// finite-difference gradients in both modes, errors and description keys; the fused BN + ReLU
+// step (forward_relu / backward_relu) against BN then ReLU, bit for bit, and by finite
+// differences; the fused model path against the unfused one.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,7 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "framework/layers/activation.h"
 #include "framework/layers/batchnorm2d.h"
+#include "framework/loss.h"
+#include "framework/optimizer.h"
+#include "framework/threads.h"
+#include "models/zoo.h"
 #include "tests/gradient_check.h"
 
 namespace trim {
@@ -163,6 +170,173 @@ TEST(BatchNorm, GradientCheckEvalMode) {
   gradcheck::Config cfg;
   cfg.mode = Mode::Eval;
   EXPECT_TRUE(gradcheck::check_layer(bn, x, cfg, "eval, input [2, 3, 3, 2]"));
+}
+
+TEST(BatchNorm, StatisticsOfALargeMeanWithASmallSpread) {
+  // One-pass statistics must not cancel: mean 1000, spread 0.01 (a naive sum of squares in
+  // float would lose every digit of the variance).
+  BatchNorm2d bn;
+  bn.setup(Shape{2, 5, 7});
+  std::mt19937_64 rng(7);
+  bn.init_params(rng);
+  Tensor x(Shape{9, 2, 5, 7});
+  std::normal_distribution<float> d(0.f, 1.f);
+  for (size_t i = 0; i < x.numel(); ++i) x[i] = (i / 35 % 2 ? -1000.f : 1000.f) + 0.01f * d(rng);
+  Tensor y;
+  Context ctx;
+  ctx.mode = Mode::Train;
+  bn.forward(y, x, ctx);
+  for (int ch = 0; ch < 2; ++ch) {
+    double m, v;
+    channel_stats(x, ch, m, v);
+    EXPECT_NEAR(bn.saved_mean[ch], m, 1e-7 * std::fabs(m)) << "channel " << ch;
+    // The inputs themselves are float: 1000 + 0.01 d is rounded to 6e-5, so the variance seen
+    // in double is that of the rounded values, which is what the layer must reproduce.
+    EXPECT_NEAR(bn.saved_invstd[ch], 1.0 / std::sqrt(v + 1e-5), 1e-3 / std::sqrt(v + 1e-5)) << "channel " << ch;
+  }
+}
+
+// BN then ReLU as two layers, and as one fused step: outputs, saved and running statistics,
+// input and parameter gradients must agree bit for bit (same loops, same rounding).
+void expect_fused_equals_separate(Shape s, Mode mode, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const Shape one{s[1], s[2], s[3]};
+  BatchNorm2d a, b;
+  ReLU relu;
+  a.set_name("separate");
+  b.set_name("fused");
+  a.setup(one);
+  b.setup(one);
+  relu.setup(one);
+  a.init_params(rng);
+  gradcheck::randomize_params(a, rng);
+  for (int c = 0; c < s[1]; ++c) {
+    a.running_mean[c] = 0.2f * c - 0.3f;
+    a.running_var[c] = 0.5f + 0.25f * c;
+  }
+  for (size_t i = 0; i < a.params().size(); ++i) *b.params()[i].value = *a.params()[i].value;
+  Tensor x = shifted_input(rng, s), dy(s);
+  gradcheck::fill_uniform(dy, rng);
+  Context ctx;
+  ctx.mode = mode;
+  Tensor bn_out, relu_out, fused_out, drelu, dx_sep, dx_fused;
+  a.forward(bn_out, x, ctx);
+  relu.forward(relu_out, bn_out, ctx);
+  b.forward_relu(fused_out, x, ctx);
+  const std::string what = s.str() + (mode == Mode::Train ? " train" : " eval");
+  ASSERT_EQ(fused_out.shape(), relu_out.shape()) << what;
+  size_t positive = 0;
+  for (size_t i = 0; i < x.numel(); ++i) {
+    ASSERT_EQ(fused_out[i], relu_out[i]) << what << " output " << gradcheck::describe_index(s, i);
+    positive += relu_out[i] > 0.f;
+  }
+  EXPECT_GT(positive, 0u) << what;
+  EXPECT_LT(positive, x.numel()) << what;  // the mask has work to do
+  for (int c = 0; c < s[1]; ++c) {
+    EXPECT_EQ(a.running_mean[c], b.running_mean[c]) << what;
+    EXPECT_EQ(a.running_var[c], b.running_var[c]) << what;
+  }
+  relu.backward(&drelu, dy, bn_out, relu_out, ctx);
+  a.backward(&dx_sep, drelu, x, bn_out, ctx);
+  dx_fused.resize(s);
+  dx_fused.fill(1e6f);  // backward overwrites
+  b.backward_relu(&dx_fused, dy, x, fused_out, ctx);
+  for (size_t i = 0; i < x.numel(); ++i)
+    ASSERT_EQ(dx_fused[i], dx_sep[i]) << what << " dinput " << gradcheck::describe_index(s, i);
+  for (int c = 0; c < s[1]; ++c) {
+    EXPECT_EQ(a.dgamma[c], b.dgamma[c]) << what << " channel " << c;
+    EXPECT_EQ(a.dbeta[c], b.dbeta[c]) << what << " channel " << c;
+  }
+}
+
+TEST(BatchNorm, FusedReluEqualsBatchNormThenRelu) {
+  // SICK-Net's shapes (a smaller batch), odd sizes, one pixel per plane, one channel.
+  const Shape shapes[] = {Shape{4, 32, 28, 28}, Shape{3, 64, 14, 14}, Shape{5, 128, 7, 7}, Shape{3, 5, 7, 3},
+                          Shape{7, 3, 1, 1},    Shape{2, 1, 9, 11},   Shape{64, 6, 3, 3}};
+  uint64_t seed = 10;
+  for (const Shape& s : shapes)
+    for (Mode mode : {Mode::Train, Mode::Eval}) expect_fused_equals_separate(s, mode, seed++);
+}
+
+// The fused step as a layer of its own, for the gradient checker.
+class FusedBnRelu : public Layer {
+ public:
+  BatchNorm2d bn;
+  std::string type() const override { return "batchnorm+relu"; }
+  Shape setup(const Shape& in) override {
+    in_shape_ = out_shape_ = bn.setup(in);
+    return out_shape_;
+  }
+  void forward(Tensor& out, const Tensor& in, Context& ctx) override { bn.forward_relu(out, in, ctx); }
+  void backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
+                Context& ctx) override {
+    bn.backward_relu(dinput, doutput, in, out, ctx);
+  }
+  std::vector<ParamRef> params() override { return bn.params(); }
+};
+
+TEST(BatchNorm, FusedReluGradientCheck) {
+  std::mt19937_64 rng(11);
+  for (Mode mode : {Mode::Train, Mode::Eval}) {
+    for (Shape s : {Shape{3, 3, 4, 3}, Shape{4, 2, 5, 5}}) {
+      FusedBnRelu l;
+      l.set_name("bn_relu");
+      l.setup(Shape{s[1], s[2], s[3]});
+      l.bn.init_params(rng);
+      gradcheck::randomize_params(l, rng);
+      // Beta near zero keeps about half of the values on each side of the ReLU's kink.
+      for (int c = 0; c < s[1]; ++c) l.bn.beta[c] = 0.1f * c - 0.05f;
+      Tensor x = shifted_input(rng, s);
+      gradcheck::Config cfg;
+      cfg.mode = mode;
+      cfg.eps = 1e-3;
+      cfg.abs_tol = 2e-3;  // as the unfused train-mode check
+      EXPECT_TRUE(gradcheck::check_layer(l, x, cfg, std::string(mode == Mode::Train ? "train" : "eval") +
+                                                        ", input " + s.str()));
+    }
+  }
+}
+
+// A few SGD steps of SICK-Net (small input), with the model's fused BN + ReLU steps and without:
+// every weight, running statistic and the loss bit for bit the same, at 1 and 2 threads.
+TEST(BatchNorm, ModelWithFusedStepsTrainsLikeTheLayersOneByOne) {
+  for (int threads : {1, 2}) {
+    ThreadScope ts(threads);
+    std::vector<std::vector<float>> weights;
+    for (bool fuse : {true, false}) {
+      Model m = build_sicknet(1, 12, 12, 10);
+      m.init_params(3);
+      m.fuse_bn_relu = fuse;
+      Tensor x(Shape{6, 1, 12, 12}), dlogits;
+      std::mt19937_64 rng(4);
+      std::normal_distribution<float> nd;
+      for (float& v : x) v = nd(rng);
+      std::vector<int> labels = {0, 1, 2, 3, 4, 5};
+      Workspace ws;
+      Context ctx;
+      ctx.mode = Mode::Train;
+      ctx.workspace = &ws;
+      ctx.rng = &rng;
+      Sgd sgd(m, SgdOptions());
+      for (int step = 0; step < 3; ++step) {
+        rng.seed(100 + step);
+        const Tensor& logits = m.forward(x, ctx);
+        softmax_cross_entropy(&dlogits, nullptr, logits, labels);
+        m.zero_grad();
+        m.backward(dlogits, ctx);
+        sgd.step(0.05f);
+      }
+      ctx.mode = Mode::Eval;
+      const Tensor& logits = m.forward(x, ctx);
+      std::vector<float> all(logits.begin(), logits.end());
+      for (auto& p : m.params()) all.insert(all.end(), p.value->begin(), p.value->end());
+      weights.push_back(all);
+    }
+    ASSERT_EQ(weights[0].size(), weights[1].size());
+    size_t differ = 0;
+    for (size_t i = 0; i < weights[0].size(); ++i) differ += weights[0][i] != weights[1][i];
+    EXPECT_EQ(differ, 0u) << threads << " threads: values differ between the fused and the unfused model";
+  }
 }
 
 TEST(BatchNorm, ErrorsNameTheLayer) {
