@@ -5,8 +5,8 @@
 #   bench/ab_layers.sh OLD_LATENCY NEW_LATENCY [MODEL] [ROUNDS] [-- extra latency flags]
 #   cp build/bin/latency /tmp/latency_old; <change, rebuild>; bench/ab_layers.sh /tmp/latency_old build/bin/latency
 #
-# The two binaries take turns (ROUNDS rounds, default 5, of `latency MODEL --threads 1 --runs 100
-# --layers` each; MODEL defaults to mobilenet_v1_1.0_224). Per step it prints the minimum over all
+# The two binaries take turns (ROUNDS rounds, default 5, of `latency MODEL --threads $THREADS
+# --runs 100 --layers` each; THREADS defaults to 1, MODEL to mobilenet_v1_1.0_224). Per step it prints the minimum over all
 # rounds of the per-step minimum (what the code can do when nothing disturbs it) and the mean of
 # the per-round CPU times (what it costs on average), each as new / old; then the sums.
 # Both binaries must print the same steps (same model, same engine passes).
@@ -25,7 +25,7 @@ for ((i = 0; i < rounds; ++i)); do
     bin=$old
     [ $tag = new ] && bin=$new
     # Step lines: kind, output shape (3 fields), MACs, mean ms, %, min ms, cpu ms, GFLOP/s, layers.
-    "$bin" "$model" --threads 1 --runs 100 --warmup 20 --layers "$@" |
+    "$bin" "$model" --threads "${THREADS:-1}" --runs 100 --warmup 20 --layers "$@" |
       awk -v tag=$tag '/^  [a-z]/ && $2 ~ /^\[/ {n++; print tag, n, $1, $8, $9, $NF}'
   done
 done | awk -v rounds="$rounds" '
