@@ -1,6 +1,7 @@
 // Conv2d: hand-computed forward, forward and backward against a naive direct convolution on a
 // table of shapes, finite-difference gradient checks, thread-count behaviour, errors, description
-// keys.
+// keys; the implicit-GEMM 3x3 kernel (conv3x3_implicit.cpp) against the naive convolution, the
+// per-image path and the blocked im2col path on SICK-Net's shapes and odd ones.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -12,6 +13,7 @@
 
 #include "framework/blas.h"
 #include "framework/layers/conv2d.h"
+#include "framework/layers/conv3x3_implicit.h"
 #include "tests/gradient_check.h"
 
 namespace trim {
@@ -330,6 +332,105 @@ std::vector<ConvCase> gradient_table() {
       {4, 4, 7, 6, 3, 2, 1, 4, false},   // depthwise stride 2
       {3, 3, 7, 5, 5, 2, 2, 3, true},    // depthwise 5x5 stride 2
   };
+}
+
+// 3x3 stride-1 padding-1 convolutions with 8k filters (and 8k input channels, for the input
+// gradient) take conv3x3_implicit on the blocked path. Against the naive convolution in double,
+// and bit for bit against itself at 1 and 2 threads: SICK-Net's six shapes, maps smaller than a
+// 32-pixel panel (one panel spans several images), 1-pixel and 1-row maps, odd sides, groups,
+// bias, and input channels not a multiple of 8 (forward only; the input gradient falls back).
+TEST_F(ConvTest, Implicit3x3MatchesNaiveConvolution) {
+  if (!conv_detail::conv3x3_implicit_available(8)) GTEST_SKIP() << "no AVX-512F: conv3x3_implicit not used here";
+  struct Case {
+    ConvCase cc;
+    int n;
+  };
+  const Case cases[] = {
+      {{1, 32, 28, 28, 3, 1, 1, 1, false}, 3},    // SICK-Net conv1 (1 input channel: dX by im2col)
+      {{32, 32, 28, 28, 3, 1, 1, 1, false}, 2},   // conv2
+      {{32, 64, 14, 14, 3, 1, 1, 1, false}, 3},   // conv3
+      {{64, 64, 14, 14, 3, 1, 1, 1, false}, 2},   // conv4
+      {{64, 128, 7, 7, 3, 1, 1, 1, false}, 5},    // conv5: 49-pixel maps, panels across images
+      {{128, 128, 7, 7, 3, 1, 1, 1, false}, 3},   // conv6
+      {{8, 16, 3, 3, 3, 1, 1, 1, true}, 11},      // 9-pixel maps: a panel spans four images
+      {{8, 8, 1, 1, 3, 1, 1, 1, true}, 37},       // 1x1 maps: only the centre tap
+      {{16, 8, 1, 9, 3, 1, 1, 1, false}, 5},      // one row
+      {{8, 24, 5, 7, 3, 1, 1, 1, true}, 7},       // odd sides, 3 row tiles
+      {{3, 16, 6, 5, 3, 1, 1, 1, true}, 4},       // 3 input channels: dX falls back
+      {{16, 16, 6, 9, 3, 1, 1, 2, true}, 3},      // groups 2 (8 per group)
+      {{24, 40, 13, 11, 3, 1, 1, 1, false}, 1},   // one image, 143 pixels (4 full panels + 15)
+  };
+  std::mt19937_64 rng(31);
+  const int saved = omp_get_max_threads();
+  for (const Case& tc : cases) {
+    const ConvCase& cc = tc.cc;
+    SCOPED_TRACE(cc.str() + " batch=" + std::to_string(tc.n));
+    Conv2d c(cc.cout, cc.k, cc.s, cc.p, cc.groups, cc.bias);
+    c.set_name("implicit");
+    c.setup(Shape{cc.cin, cc.h, cc.w});
+    gradcheck::randomize_params(c, rng);
+    Tensor x(Shape{tc.n, cc.cin, cc.h, cc.w});
+    gradcheck::fill_uniform(x, rng);
+    Workspace ws;
+    Context ctx;
+    ctx.workspace = &ws;
+    Tensor y[2], dx[2], dy;
+    for (int threads : {1, 2}) {
+      omp_set_num_threads(threads);
+      Tensor& yt = y[threads - 1];
+      c.forward(yt, x, ctx);
+      if (threads == 1) {
+        dy = Tensor(yt.shape());
+        gradcheck::fill_uniform(dy, rng);
+      }
+      c.dweight.zero();
+      if (cc.bias) c.dbias.zero();
+      c.backward(&dx[threads - 1], dy, x, yt, ctx);
+    }
+    omp_set_num_threads(saved);
+    std::vector<double> want, wdx, wdw, wdb;
+    naive_conv(want, x, c);
+    EXPECT_TRUE(near_all(y[0], want, "forward"));
+    naive_conv_backward(wdx, wdw, wdb, dy, x, c);
+    EXPECT_TRUE(near_all(dx[0], wdx, "dinput"));
+    EXPECT_TRUE(near_all(c.dweight, wdw, "dweight"));
+    // Each output is one dot product in a fixed order, whatever thread computes it.
+    for (size_t i = 0; i < y[0].numel(); ++i) ASSERT_EQ(y[0][i], y[1][i]) << "forward, 1 vs 2 threads, element " << i;
+    for (size_t i = 0; i < dx[0].numel(); ++i) ASSERT_EQ(dx[0][i], dx[1][i]) << "dinput, 1 vs 2 threads, element " << i;
+
+    // The same layer through the per-image reference and blocked im2col + sgemm.
+    Tensor y_ref, dx_ref;
+    c.path = ConvPath::PerImage;
+    c.forward(y_ref, x, ctx);
+    c.backward(&dx_ref, dy, x, y_ref, ctx);
+    std::vector<double> ref(y_ref.begin(), y_ref.end());
+    EXPECT_TRUE(near_all(y[0], ref, "forward against the per-image path"));
+    ref.assign(dx_ref.begin(), dx_ref.end());
+    EXPECT_TRUE(near_all(dx[0], ref, "dinput against the per-image path"));
+    c.path = ConvPath::Blocked;
+    c.use_implicit_3x3 = false;
+    c.forward(y_ref, x, ctx);
+    c.backward(&dx_ref, dy, x, y_ref, ctx);
+    ref.assign(y_ref.begin(), y_ref.end());
+    EXPECT_TRUE(near_all(y[0], ref, "forward against blocked im2col + sgemm"));
+    ref.assign(dx_ref.begin(), dx_ref.end());
+    EXPECT_TRUE(near_all(dx[0], ref, "dinput against blocked im2col + sgemm"));
+  }
+}
+
+TEST_F(ConvTest, Implicit3x3GradientCheck) {
+  if (!conv_detail::conv3x3_implicit_available(8)) GTEST_SKIP() << "no AVX-512F: conv3x3_implicit not used here";
+  std::mt19937_64 rng(32);
+  for (ConvCase cc : {ConvCase{8, 8, 5, 6, 3, 1, 1, 1, true}, ConvCase{16, 8, 3, 3, 3, 1, 1, 2, false}}) {
+    Conv2d c(cc.cout, cc.k, cc.s, cc.p, cc.groups, cc.bias);
+    c.set_name("implicit_grad");
+    c.setup(Shape{cc.cin, cc.h, cc.w});
+    gradcheck::randomize_params(c, rng);
+    Tensor x(Shape{3, cc.cin, cc.h, cc.w});
+    gradcheck::fill_uniform(x, rng);
+    gradcheck::Config cfg;
+    EXPECT_TRUE(gradcheck::check_layer(c, x, cfg, cc.str()));
+  }
 }
 
 TEST_F(ConvTest, GradientCheck) {

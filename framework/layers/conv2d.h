@@ -38,6 +38,9 @@ class Conv2d : public Layer {
   int images_per_gemm(int n) const;
 
   ConvPath path = ConvPath::Blocked;
+  // On the blocked path, 3x3 stride-1 padding-1 convolutions run forward and input gradient
+  // through conv3x3_implicit where the CPU has it; false: im2col + sgemm for every shape.
+  bool use_implicit_3x3 = true;
 
   int in_channels = 0, out_channels = 0, kernel = 3, stride = 1, pad = 0, groups = 1;
   bool has_bias = true;
@@ -46,6 +49,8 @@ class Conv2d : public Layer {
 
  private:
   void forward_blocked(float* y, const float* x, int n, Workspace& ws);
+  bool implicit_3x3(int rows) const;  // conv3x3_implicit applies, with `rows` output rows per group
+  void forward_implicit_3x3(float* y, const float* x, int n, Workspace& ws);
   void backward_blocked(float* dx, const float* dy, const float* x, int n, Workspace& ws);
   void forward_per_image(float* y, const float* x, int n, Workspace& ws);
   void backward_per_image(float* dx, const float* dy, const float* x, int n, Workspace& ws);

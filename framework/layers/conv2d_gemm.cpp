@@ -11,12 +11,18 @@
 // out_channels * k * k, instead of W^T * dY (inner dimension out_channels) followed by the
 // col2im scatter-add. Strided convolutions keep col2im.
 //
+// A 3x3, stride-1, padding-1 convolution (SICK-Net's every one) takes conv3x3_implicit.cpp
+// instead for the forward pass and the input gradient where the CPU has it: a GEMM that packs
+// its column panels straight from the planes, without the im2col buffer and the BLAS's second
+// copy of it; threads take ranges of images.
+//
 // Blocks are fixed by the batch size, not by the thread count, and each thread takes whole
 // blocks: an image's output and input gradient come from the same GEMM call however many
 // threads run. Weight gradients accumulate into per-thread partial buffers summed in thread
 // order, so a run with a fixed thread count is bit-for-bit repeatable.
 #include "framework/layers/conv2d.h"
 #include "framework/layers/conv2d_gemm.h"
+#include "framework/layers/conv3x3_implicit.h"
 #include "framework/layers/im2col.h"
 #include "framework/parallel.h"
 
@@ -85,7 +91,43 @@ int Conv2d::images_per_gemm(int n) const {
   return block;
 }
 
+bool Conv2d::implicit_3x3(int rows) const {
+  return use_implicit_3x3 && kernel == 3 && stride == 1 && pad == 1 && out_shape_[1] == in_shape_[1] &&
+         out_shape_[2] == in_shape_[2] && conv_detail::conv3x3_implicit_available(rows);
+}
+
+void Conv2d::forward_implicit_3x3(float* y, const float* x, int n, Workspace& ws) {
+  const int h = in_shape_[1], w = in_shape_[2], hw = h * w;
+  const int cg = in_channels / groups, ocg = out_channels / groups;
+  const size_t packed_size = round_line(conv_detail::conv3x3_packed_floats(ocg, cg));
+  const size_t panel_size = round_line(conv_detail::conv3x3_panel_floats(ocg, cg));
+  float* packed = ws.get(packed_size * groups + panel_size * omp_get_max_threads());
+  float* panels = packed + packed_size * groups;
+  for (int g = 0; g < groups; ++g)
+    conv_detail::conv3x3_pack_weights(packed + packed_size * g, weight.data() + static_cast<size_t>(g) * ocg * cg * 9,
+                                      ocg, cg);
+  const float* b = has_bias ? bias.data() : nullptr;
+  parallel_region(n * macs() >= conv_detail::kParallelMin, [&](int tid, int nt) {
+    int i0, i1;
+    thread_range(n, tid, nt, i0, i1);
+    for (int g = 0; g < groups; ++g)
+      conv_detail::conv3x3_implicit(y + static_cast<size_t>(g) * ocg * hw, static_cast<size_t>(out_channels) * hw,
+                                    x + static_cast<size_t>(g) * cg * hw, static_cast<size_t>(in_channels) * hw,
+                                    packed + packed_size * g, ocg, cg, h, w, i0, i1, panels + panel_size * tid);
+    if (b)
+      for (int i = i0; i < i1; ++i)
+        for (int oc = 0; oc < out_channels; ++oc) {
+          float* plane = y + (static_cast<size_t>(i) * out_channels + oc) * hw;
+          for (int t = 0; t < hw; ++t) plane[t] += b[oc];
+        }
+  });
+}
+
 void Conv2d::forward_blocked(float* y, const float* x, int n, Workspace& ws) {
+  if (implicit_3x3(out_channels / groups)) {
+    forward_implicit_3x3(y, x, n, ws);
+    return;
+  }
   const conv_detail::GemmDims d = conv_detail::gemm_dims(*this);
   const int hw = d.hw, ohw = d.ohw, cg = d.cg, ocg = d.ocg, kdim = d.kdim;
   const bool pointwise = d.pointwise;
@@ -141,6 +183,8 @@ void Conv2d::backward_blocked(float* dx, const float* dy, const float* x, int n,
   const int k = kernel, kdim_t = ocg * k * k;
   // The input gradient as a convolution of dY: stride 1, and a padding that fits the kernel.
   const bool transposed = dx && stride == 1 && pad <= k - 1;
+  // The input gradient by conv3x3_implicit, after the block loop (which then only does dW).
+  const bool implicit = transposed && implicit_3x3(cg);
   const ConvGeom geom_t{ocg, geom.oh, geom.ow, geom.h, geom.w, k, 1, k - 1 - pad};
   const int block = images_per_gemm(n), blocks = (n + block - 1) / block;
   const size_t ld = static_cast<size_t>(block) * ohw, ld_t = static_cast<size_t>(block) * hw;
@@ -150,15 +194,18 @@ void Conv2d::backward_blocked(float* dx, const float* dy, const float* x, int n,
   // channel-major, the block's input gradient channel-major, the partial weight gradient.
   size_t col_size = pointwise && block == 1 ? 0 : kdim * ld;
   if (dx && !transposed) col_size = kdim * ld;
-  if (transposed && !(pointwise && block == 1)) col_size = std::max(col_size, kdim_t * ld_t);
+  if (transposed && !implicit && !(pointwise && block == 1)) col_size = std::max(col_size, kdim_t * ld_t);
+  if (implicit) col_size = std::max(col_size, conv_detail::conv3x3_panel_floats(cg, ocg));
   col_size = round_line(col_size);
   const size_t dy_size = block == 1 ? 0 : round_line(ocg * ld);
-  const size_t dx_size = transposed && block > 1 ? round_line(cg * ld_t) : 0;
+  const size_t dx_size = transposed && !implicit && block > 1 ? round_line(cg * ld_t) : 0;
   const size_t slice = col_size + dy_size + dx_size + round_line(wsize);
   const int max_threads = omp_get_max_threads();
   const size_t flipped_size = transposed ? round_line(wsize) : 0;
-  float* scratch = ws.get(slice * max_threads + flipped_size);
+  const size_t packed_size = implicit ? round_line(conv_detail::conv3x3_packed_floats(cg, ocg)) : 0;
+  float* scratch = ws.get(slice * max_threads + flipped_size + packed_size * groups);
   float* flipped = scratch + slice * max_threads;
+  float* packed = flipped + flipped_size;
   const float* wt = weight.data();
   const bool par = n * macs() >= conv_detail::kParallelMin;
 
@@ -171,6 +218,10 @@ void Conv2d::backward_blocked(float* dx, const float* dy, const float* x, int n,
           for (int t = 0; t < k * k; ++t)
             flipped[((static_cast<size_t>(g) * cg + ci) * ocg + oc) * k * k + t] =
                 wt[((static_cast<size_t>(g) * ocg + oc) * cg + ci) * k * k + (k * k - 1 - t)];
+    if (implicit)
+      for (int g = 0; g < groups; ++g)
+        conv_detail::conv3x3_pack_weights(packed + packed_size * g, flipped + static_cast<size_t>(g) * cg * kdim_t, cg,
+                                          ocg);
   }
 
   int used_threads = 1;
@@ -206,7 +257,7 @@ void Conv2d::backward_blocked(float* dx, const float* dy, const float* x, int n,
         }
         sgemm(false, true, ocg, kdim, cols, 1.f, dym, cols, colp, cols, 1.f, dwp + static_cast<size_t>(g) * ocg * kdim,
               kdim);
-        if (!dx) continue;
+        if (!dx || implicit) continue;
         if (transposed) {
           // dX_g [cg x cols_t] = flipped_g [cg x kdim_t] * im2col(dY_g) [kdim_t x cols_t]
           const float* colt = dym;  // a pointwise kernel's column matrix is dY itself
@@ -230,6 +281,14 @@ void Conv2d::backward_blocked(float* dx, const float* dy, const float* x, int n,
           }
         }
       }
+    }
+    if (implicit) {
+      // dX = the 3x3 convolution of dY (padding k - 1 - p = 1) with the flipped weights.
+      const int i0 = b0 * block, i1 = std::min(n, b1 * block);
+      for (int g = 0; g < groups; ++g)
+        conv_detail::conv3x3_implicit(dx + static_cast<size_t>(g) * cg * hw, static_cast<size_t>(in_channels) * hw,
+                                      dy + static_cast<size_t>(g) * ocg * ohw, static_cast<size_t>(out_channels) * ohw,
+                                      packed + packed_size * g, cg, ocg, geom.h, geom.w, i0, i1, col);
     }
   });
   conv_detail::sum_partials(dweight.data(), wsize, scratch + col_size + dy_size + dx_size, slice, used_threads, par);

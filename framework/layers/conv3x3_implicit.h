@@ -1,0 +1,34 @@
+// conv3x3_implicit.h - 3x3, stride-1, padding-1 convolution (every convolution of SICK-Net, and
+// the transposed convolution that gives their input gradient) as a GEMM that packs its
+// column-matrix panels straight from the input planes: no im2col buffer, no second packing copy
+// inside the BLAS. Used by Conv2d's blocked path (conv2d_gemm.cpp) for the forward pass and the
+// input gradient where conv3x3_implicit_available(); the weight gradient stays im2col + sgemm.
+// Private to the layer files.
+#pragma once
+
+#include <cstddef>
+
+namespace trim {
+namespace conv_detail {
+
+// This CPU and row count can take conv3x3_implicit (x86-64 with AVX-512F, m a multiple of 8).
+bool conv3x3_implicit_available(int m);
+
+// Floats of conv3x3_pack_weights' output, and of the per-thread panel conv3x3_implicit needs.
+size_t conv3x3_packed_floats(int m, int c);
+size_t conv3x3_panel_floats(int m, int c);
+
+// a: m x 9c row-major (the weights of m filters over c channels, 3x3, as Conv2d stores them),
+// packed for conv3x3_implicit.
+void conv3x3_pack_weights(float* packed, const float* a, int m, int c);
+
+// For images i in [i0, i1): out[i][r][p] = sum over (ci, ky, kx) of a[r][(ci*3+ky)*3+kx] *
+// in[i][ci][p shifted by (ky-1, kx-1)], 0 outside the h x w plane, for r < m and p < h*w.
+// Image i's channel ci starts at in + i*in_stride + ci*h*w, its output row r at
+// out + i*out_stride + r*h*w. Serial: the caller splits images over threads. panel holds
+// conv3x3_panel_floats(m, c) floats.
+void conv3x3_implicit(float* out, size_t out_stride, const float* in, size_t in_stride, const float* packed, int m,
+                      int c, int h, int w, int i0, int i1, float* panel);
+
+}  // namespace conv_detail
+}  // namespace trim
