@@ -1,6 +1,6 @@
 // Conv2d: hand-computed forward, forward and backward against a naive direct convolution on a
 // table of shapes, finite-difference gradient checks, thread-count behaviour, errors, description
-// keys; the implicit-GEMM 3x3 kernel (conv3x3_implicit.cpp) against the naive convolution, the
+// keys; the implicit-GEMM 3x3 kernels (conv3x3_implicit.cpp) against the naive convolution, the
 // per-image path and the blocked im2col path on SICK-Net's shapes and odd ones.
 #include <gtest/gtest.h>
 #include <omp.h>
@@ -335,7 +335,8 @@ std::vector<ConvCase> gradient_table() {
 }
 
 // 3x3 stride-1 padding-1 convolutions with 8k filters (and 8k input channels, for the input
-// gradient) take conv3x3_implicit on the blocked path. Against the naive convolution in double,
+// gradient; 32k filters and 8k input channels per group for the weight gradient) take
+// conv3x3_implicit.cpp on the blocked path. Against the naive convolution in double,
 // and bit for bit against itself at 1 and 2 threads: SICK-Net's six shapes, maps smaller than a
 // 32-pixel panel (one panel spans several images), 1-pixel and 1-row maps, odd sides, groups,
 // bias, and input channels not a multiple of 8 (forward only; the input gradient falls back).
@@ -359,6 +360,14 @@ TEST_F(ConvTest, Implicit3x3MatchesNaiveConvolution) {
       {{3, 16, 6, 5, 3, 1, 1, 1, true}, 4},       // 3 input channels: dX falls back
       {{16, 16, 6, 9, 3, 1, 1, 2, true}, 3},      // groups 2 (8 per group)
       {{24, 40, 13, 11, 3, 1, 1, 1, false}, 1},   // one image, 143 pixels (4 full panels + 15)
+      // The weight-gradient kernel (32k filters, 8k input channels per group): odd sides, maps
+      // grouped several images per pass (7x7: 5, 1x1: 256) with a partial last group, groups.
+      {{8, 32, 7, 7, 3, 1, 1, 1, true}, 13},
+      {{8, 32, 1, 1, 3, 1, 1, 1, false}, 37},
+      {{8, 32, 5, 7, 3, 1, 1, 1, true}, 3},
+      {{16, 64, 3, 3, 3, 1, 1, 2, true}, 7},
+      {{24, 32, 13, 11, 3, 1, 1, 1, false}, 2},
+      {{8, 64, 2, 9, 3, 1, 1, 1, false}, 4},
   };
   std::mt19937_64 rng(31);
   const int saved = omp_get_max_threads();
@@ -399,29 +408,31 @@ TEST_F(ConvTest, Implicit3x3MatchesNaiveConvolution) {
     for (size_t i = 0; i < dx[0].numel(); ++i) ASSERT_EQ(dx[0][i], dx[1][i]) << "dinput, 1 vs 2 threads, element " << i;
 
     // The same layer through the per-image reference and blocked im2col + sgemm.
-    Tensor y_ref, dx_ref;
-    c.path = ConvPath::PerImage;
-    c.forward(y_ref, x, ctx);
-    c.backward(&dx_ref, dy, x, y_ref, ctx);
-    std::vector<double> ref(y_ref.begin(), y_ref.end());
-    EXPECT_TRUE(near_all(y[0], ref, "forward against the per-image path"));
-    ref.assign(dx_ref.begin(), dx_ref.end());
-    EXPECT_TRUE(near_all(dx[0], ref, "dinput against the per-image path"));
-    c.path = ConvPath::Blocked;
-    c.use_implicit_3x3 = false;
-    c.forward(y_ref, x, ctx);
-    c.backward(&dx_ref, dy, x, y_ref, ctx);
-    ref.assign(y_ref.begin(), y_ref.end());
-    EXPECT_TRUE(near_all(y[0], ref, "forward against blocked im2col + sgemm"));
-    ref.assign(dx_ref.begin(), dx_ref.end());
-    EXPECT_TRUE(near_all(dx[0], ref, "dinput against blocked im2col + sgemm"));
+    const Tensor dw_fast = c.dweight;
+    for (int run = 0; run < 2; ++run) {
+      const std::string other = run == 0 ? " against the per-image path" : " against blocked im2col + sgemm";
+      c.path = run == 0 ? ConvPath::PerImage : ConvPath::Blocked;
+      c.use_implicit_3x3 = false;
+      Tensor y_ref, dx_ref;
+      c.forward(y_ref, x, ctx);
+      c.dweight.zero();
+      c.backward(&dx_ref, dy, x, y_ref, ctx);
+      std::vector<double> ref(y_ref.begin(), y_ref.end());
+      EXPECT_TRUE(near_all(y[0], ref, "forward" + other));
+      ref.assign(dx_ref.begin(), dx_ref.end());
+      EXPECT_TRUE(near_all(dx[0], ref, "dinput" + other));
+      ref.assign(c.dweight.begin(), c.dweight.end());
+      EXPECT_TRUE(near_all(dw_fast, ref, "dweight" + other));
+    }
+    c.use_implicit_3x3 = true;
   }
 }
 
 TEST_F(ConvTest, Implicit3x3GradientCheck) {
   if (!conv_detail::conv3x3_implicit_available(8)) GTEST_SKIP() << "no AVX-512F: conv3x3_implicit not used here";
   std::mt19937_64 rng(32);
-  for (ConvCase cc : {ConvCase{8, 8, 5, 6, 3, 1, 1, 1, true}, ConvCase{16, 8, 3, 3, 3, 1, 1, 2, false}}) {
+  for (ConvCase cc : {ConvCase{8, 8, 5, 6, 3, 1, 1, 1, true}, ConvCase{16, 8, 3, 3, 3, 1, 1, 2, false},
+                      ConvCase{8, 32, 4, 5, 3, 1, 1, 1, true}}) {
     Conv2d c(cc.cout, cc.k, cc.s, cc.p, cc.groups, cc.bias);
     c.set_name("implicit_grad");
     c.setup(Shape{cc.cin, cc.h, cc.w});

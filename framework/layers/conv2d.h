@@ -38,8 +38,9 @@ class Conv2d : public Layer {
   int images_per_gemm(int n) const;
 
   ConvPath path = ConvPath::Blocked;
-  // On the blocked path, 3x3 stride-1 padding-1 convolutions run forward and input gradient
-  // through conv3x3_implicit where the CPU has it; false: im2col + sgemm for every shape.
+  // On the blocked path, 3x3 stride-1 padding-1 convolutions run forward, input gradient and
+  // weight gradient through conv3x3_implicit.cpp where the CPU and channel counts allow; false:
+  // im2col + sgemm for every shape.
   bool use_implicit_3x3 = true;
 
   int in_channels = 0, out_channels = 0, kernel = 3, stride = 1, pad = 0, groups = 1;
@@ -50,6 +51,7 @@ class Conv2d : public Layer {
  private:
   void forward_blocked(float* y, const float* x, int n, Workspace& ws);
   bool implicit_3x3(int rows) const;  // conv3x3_implicit applies, with `rows` output rows per group
+  bool implicit_3x3_dweight() const;  // conv3x3_implicit_dweight applies
   void forward_implicit_3x3(float* y, const float* x, int n, Workspace& ws);
   void backward_blocked(float* dx, const float* dy, const float* x, int n, Workspace& ws);
   void forward_per_image(float* y, const float* x, int n, Workspace& ws);

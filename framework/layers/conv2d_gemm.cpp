@@ -12,9 +12,10 @@
 // col2im scatter-add. Strided convolutions keep col2im.
 //
 // A 3x3, stride-1, padding-1 convolution (SICK-Net's every one) takes conv3x3_implicit.cpp
-// instead for the forward pass and the input gradient where the CPU has it: a GEMM that packs
-// its column panels straight from the planes, without the im2col buffer and the BLAS's second
-// copy of it; threads take ranges of images.
+// instead where the CPU has it: forward pass and input gradient by a GEMM that packs its column
+// panels straight from the planes, without the im2col buffer and the BLAS's second copy of it;
+// the weight gradient (32k filters, 8k input channels) by a kernel that reads the column
+// matrix's rows as shifted views of zero-padded planes. Threads take ranges of images.
 //
 // Blocks are fixed by the batch size, not by the thread count, and each thread takes whole
 // blocks: an image's output and input gradient come from the same GEMM call however many
@@ -94,6 +95,11 @@ int Conv2d::images_per_gemm(int n) const {
 bool Conv2d::implicit_3x3(int rows) const {
   return use_implicit_3x3 && kernel == 3 && stride == 1 && pad == 1 && out_shape_[1] == in_shape_[1] &&
          out_shape_[2] == in_shape_[2] && conv_detail::conv3x3_implicit_available(rows);
+}
+
+bool Conv2d::implicit_3x3_dweight() const {
+  return implicit_3x3(out_channels / groups) &&
+         conv_detail::conv3x3_dweight_available(out_channels / groups, in_channels / groups);
 }
 
 void Conv2d::forward_implicit_3x3(float* y, const float* x, int n, Workspace& ws) {
@@ -185,6 +191,8 @@ void Conv2d::backward_blocked(float* dx, const float* dy, const float* x, int n,
   const bool transposed = dx && stride == 1 && pad <= k - 1;
   // The input gradient by conv3x3_implicit, after the block loop (which then only does dW).
   const bool implicit = transposed && implicit_3x3(cg);
+  // The weight gradient by conv3x3_implicit_dweight (then the block loop has nothing to do).
+  const bool dw_implicit = implicit_3x3_dweight() && (!dx || implicit);
   const ConvGeom geom_t{ocg, geom.oh, geom.ow, geom.h, geom.w, k, 1, k - 1 - pad};
   const int block = images_per_gemm(n), blocks = (n + block - 1) / block;
   const size_t ld = static_cast<size_t>(block) * ohw, ld_t = static_cast<size_t>(block) * hw;
@@ -196,8 +204,11 @@ void Conv2d::backward_blocked(float* dx, const float* dy, const float* x, int n,
   if (dx && !transposed) col_size = kdim * ld;
   if (transposed && !implicit && !(pointwise && block == 1)) col_size = std::max(col_size, kdim_t * ld_t);
   if (implicit) col_size = std::max(col_size, conv_detail::conv3x3_panel_floats(cg, ocg));
+  if (dw_implicit)
+    col_size = std::max(implicit ? conv_detail::conv3x3_panel_floats(cg, ocg) : 0,
+                        conv_detail::conv3x3_dweight_scratch_floats(ocg, cg, geom.h, geom.w));
   col_size = round_line(col_size);
-  const size_t dy_size = block == 1 ? 0 : round_line(ocg * ld);
+  const size_t dy_size = block == 1 || dw_implicit ? 0 : round_line(ocg * ld);
   const size_t dx_size = transposed && !implicit && block > 1 ? round_line(cg * ld_t) : 0;
   const size_t slice = col_size + dy_size + dx_size + round_line(wsize);
   const int max_threads = omp_get_max_threads();
@@ -234,7 +245,7 @@ void Conv2d::backward_blocked(float* dx, const float* dy, const float* x, int n,
     float* dxb = dyb + dy_size;
     float* dwp = dxb + dx_size;  // this thread's partial weight gradient
     std::memset(dwp, 0, sizeof(float) * wsize);
-    for (int blk = b0; blk < b1; ++blk) {
+    for (int blk = b0; blk < b1 && !dw_implicit; ++blk) {
       const int i0 = blk * block, m = std::min(block, n - i0);
       const int cols = m * ohw, cols_t = m * hw;
       for (int g = 0; g < groups; ++g) {
@@ -282,16 +293,41 @@ void Conv2d::backward_blocked(float* dx, const float* dy, const float* x, int n,
         }
       }
     }
+    const int i0 = b0 * block, i1 = std::min(n, b1 * block);  // this thread's images
+    if (dw_implicit) {
+      // dW_g^T [kdim x ocg] += col [kdim x pixels] * dY_g^T, k-major: transposed when summed.
+      for (int g = 0; g < groups; ++g)
+        conv_detail::conv3x3_implicit_dweight(dwp + static_cast<size_t>(g) * ocg * kdim,
+                                              dy + static_cast<size_t>(g) * ocg * ohw,
+                                              static_cast<size_t>(out_channels) * ohw,
+                                              x + static_cast<size_t>(g) * cg * hw, static_cast<size_t>(in_channels) * hw,
+                                              ocg, cg, geom.h, geom.w, i0, i1, col);
+    }
     if (implicit) {
       // dX = the 3x3 convolution of dY (padding k - 1 - p = 1) with the flipped weights.
-      const int i0 = b0 * block, i1 = std::min(n, b1 * block);
       for (int g = 0; g < groups; ++g)
         conv_detail::conv3x3_implicit(dx + static_cast<size_t>(g) * cg * hw, static_cast<size_t>(in_channels) * hw,
                                       dy + static_cast<size_t>(g) * ocg * ohw, static_cast<size_t>(out_channels) * ohw,
                                       packed + packed_size * g, cg, ocg, geom.h, geom.w, i0, i1, col);
     }
   });
-  conv_detail::sum_partials(dweight.data(), wsize, scratch + col_size + dy_size + dx_size, slice, used_threads, par);
+  const float* parts = scratch + col_size + dy_size + dx_size;
+  if (!dw_implicit) {
+    conv_detail::sum_partials(dweight.data(), wsize, parts, slice, used_threads, par);
+    return;
+  }
+  // The partials are [g][k][oc]: per weight row (g, oc), sum the threads in order, transposing.
+  float* dw = dweight.data();
+  parallel_for(out_channels, par, [&](int row) {
+    const int g = row / ocg, oc = row % ocg;
+    const float* part = parts + static_cast<size_t>(g) * ocg * kdim + oc;
+    float* dst = dw + static_cast<size_t>(row) * kdim;
+    for (int kk = 0; kk < kdim; ++kk) {
+      float s = 0.f;
+      for (int t = 0; t < used_threads; ++t) s += part[slice * t + static_cast<size_t>(kk) * ocg];
+      dst[kk] += s;
+    }
+  });
 }
 
 }  // namespace trim

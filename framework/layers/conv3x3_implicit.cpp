@@ -40,6 +40,17 @@ size_t conv3x3_panel_floats(int m, int c) {
 }
 size_t conv3x3_packed_floats(int m, int c) { return static_cast<size_t>(m) * 9 * c; }
 
+namespace {
+// Images per pass of conv3x3_implicit_dweight over its tiles: small maps are grouped (about 256
+// pixels), so that a tile's sums are loaded and stored once per group, not per 49-pixel image.
+int dweight_group(int h, int w) { return std::max(1, 256 / (h * w)); }
+}  // namespace
+
+size_t conv3x3_dweight_scratch_floats(int m, int c, int h, int w) {
+  return static_cast<size_t>(dweight_group(h, w)) *
+         (static_cast<size_t>(c) * (h + 2) * (w + 2) + static_cast<size_t>(m) * h * w);
+}
+
 void conv3x3_pack_weights(float* packed, const float* a, int m, int c) {
   const int k = 9 * c;
   for (int r0 = 0; r0 < m; r0 += kRows)
@@ -51,12 +62,20 @@ void conv3x3_pack_weights(float* packed, const float* a, int m, int c) {
 
 #ifdef TRIM_IMPLICIT_X86
 
-bool conv3x3_implicit_available(int m) {
+namespace {
+bool has_avx512f() {
   static const bool avx512 = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") != 0;
   }();
-  return avx512 && m > 0 && m % kRows == 0;
+  return avx512;
+}
+}  // namespace
+
+bool conv3x3_implicit_available(int m) { return has_avx512f() && m > 0 && m % kRows == 0; }
+
+bool conv3x3_dweight_available(int m, int c) {
+  return has_avx512f() && m > 0 && m % kLanes == 0 && c > 0 && c % kRows == 0;
 }
 
 namespace {
@@ -193,7 +212,95 @@ __attribute__((target("avx512f"))) void run_images(float* out, size_t out_stride
   }
 }
 
+// The weight-gradient tile: dwt[r][l] (rows ldw apart) += sum over `images` images j and their
+// pixels p of x[r][j][p] * dyt[j][p][l], where x[r] points at row k0 + r's tap in image 0's
+// padded planes (pixel p = (oy, ox) at oy * (w + 2) + ox, images x_image floats apart) and dyt
+// holds 32 output channels per pixel (images dyt_image floats apart).
+__attribute__((target("avx512f"))) void dweight_tile_8x32(float* dwt, int ldw, const float* const x[8],
+                                                          size_t x_image, const float* dyt, size_t dyt_image,
+                                                          int images, int h, int w) {
+  __m512 c0 = _mm512_loadu_ps(dwt), d0 = _mm512_loadu_ps(dwt + 16);
+  __m512 c1 = _mm512_loadu_ps(dwt + ldw), d1 = _mm512_loadu_ps(dwt + ldw + 16);
+  __m512 c2 = _mm512_loadu_ps(dwt + 2 * ldw), d2 = _mm512_loadu_ps(dwt + 2 * ldw + 16);
+  __m512 c3 = _mm512_loadu_ps(dwt + 3 * ldw), d3 = _mm512_loadu_ps(dwt + 3 * ldw + 16);
+  __m512 c4 = _mm512_loadu_ps(dwt + 4 * ldw), d4 = _mm512_loadu_ps(dwt + 4 * ldw + 16);
+  __m512 c5 = _mm512_loadu_ps(dwt + 5 * ldw), d5 = _mm512_loadu_ps(dwt + 5 * ldw + 16);
+  __m512 c6 = _mm512_loadu_ps(dwt + 6 * ldw), d6 = _mm512_loadu_ps(dwt + 6 * ldw + 16);
+  __m512 c7 = _mm512_loadu_ps(dwt + 7 * ldw), d7 = _mm512_loadu_ps(dwt + 7 * ldw + 16);
+  for (int j = 0; j < images; ++j)
+  for (int oy = 0; oy < h; ++oy) {
+    const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5], *x6 = x[6], *x7 = x[7];
+    const size_t q0 = j * x_image + static_cast<size_t>(oy) * (w + 2);
+    const float* b = dyt + j * dyt_image + static_cast<size_t>(oy) * w * kLanes;
+    for (int ox = 0; ox < w; ++ox, b += kLanes) {
+      const size_t q = q0 + ox;
+      const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+      __m512 a;
+      a = _mm512_set1_ps(x0[q]); c0 = _mm512_fmadd_ps(a, b0, c0); d0 = _mm512_fmadd_ps(a, b1, d0);
+      a = _mm512_set1_ps(x1[q]); c1 = _mm512_fmadd_ps(a, b0, c1); d1 = _mm512_fmadd_ps(a, b1, d1);
+      a = _mm512_set1_ps(x2[q]); c2 = _mm512_fmadd_ps(a, b0, c2); d2 = _mm512_fmadd_ps(a, b1, d2);
+      a = _mm512_set1_ps(x3[q]); c3 = _mm512_fmadd_ps(a, b0, c3); d3 = _mm512_fmadd_ps(a, b1, d3);
+      a = _mm512_set1_ps(x4[q]); c4 = _mm512_fmadd_ps(a, b0, c4); d4 = _mm512_fmadd_ps(a, b1, d4);
+      a = _mm512_set1_ps(x5[q]); c5 = _mm512_fmadd_ps(a, b0, c5); d5 = _mm512_fmadd_ps(a, b1, d5);
+      a = _mm512_set1_ps(x6[q]); c6 = _mm512_fmadd_ps(a, b0, c6); d6 = _mm512_fmadd_ps(a, b1, d6);
+      a = _mm512_set1_ps(x7[q]); c7 = _mm512_fmadd_ps(a, b0, c7); d7 = _mm512_fmadd_ps(a, b1, d7);
+    }
+  }
+  _mm512_storeu_ps(dwt, c0), _mm512_storeu_ps(dwt + 16, d0);
+  _mm512_storeu_ps(dwt + ldw, c1), _mm512_storeu_ps(dwt + ldw + 16, d1);
+  _mm512_storeu_ps(dwt + 2 * ldw, c2), _mm512_storeu_ps(dwt + 2 * ldw + 16, d2);
+  _mm512_storeu_ps(dwt + 3 * ldw, c3), _mm512_storeu_ps(dwt + 3 * ldw + 16, d3);
+  _mm512_storeu_ps(dwt + 4 * ldw, c4), _mm512_storeu_ps(dwt + 4 * ldw + 16, d4);
+  _mm512_storeu_ps(dwt + 5 * ldw, c5), _mm512_storeu_ps(dwt + 5 * ldw + 16, d5);
+  _mm512_storeu_ps(dwt + 6 * ldw, c6), _mm512_storeu_ps(dwt + 6 * ldw + 16, d6);
+  _mm512_storeu_ps(dwt + 7 * ldw, c7), _mm512_storeu_ps(dwt + 7 * ldw + 16, d7);
+}
+
 }  // namespace
+
+void conv3x3_implicit_dweight(float* dwt, const float* dy, size_t dy_stride, const float* x, size_t x_stride, int m,
+                              int c, int h, int w, int i0, int i1, float* scratch) {
+  const int hw = h * w, pw = w + 2, pplane = (h + 2) * pw, group = dweight_group(h, w);
+  const size_t x_image = static_cast<size_t>(c) * pplane, dyt_image = static_cast<size_t>(m) * hw;
+  float* xpad = scratch;                                  // [group][c][(h + 2) * (w + 2)], zero border
+  float* dyt = scratch + static_cast<size_t>(group) * x_image;  // [group][m / 32][hw][32]
+  for (int g0 = i0; g0 < i1; g0 += group) {
+    const int images = std::min(group, i1 - g0);
+    for (int j = 0; j < images; ++j) {
+      const float* xi = x + static_cast<size_t>(g0 + j) * x_stride;
+      const float* dyi = dy + static_cast<size_t>(g0 + j) * dy_stride;
+      for (int ci = 0; ci < c; ++ci) {
+        float* plane = xpad + j * x_image + static_cast<size_t>(ci) * pplane;
+        std::fill(plane, plane + pw, 0.f);
+        std::fill(plane + static_cast<size_t>(h + 1) * pw, plane + pplane, 0.f);
+        for (int y = 0; y < h; ++y) {
+          float* row = plane + static_cast<size_t>(y + 1) * pw;
+          row[0] = row[w + 1] = 0.f;
+          std::copy(xi + (static_cast<size_t>(ci) * h + y) * w, xi + (static_cast<size_t>(ci) * h + y + 1) * w,
+                    row + 1);
+        }
+      }
+      for (int og = 0; og < m / kLanes; ++og)
+        for (int l = 0; l < kLanes; ++l) {
+          const float* src = dyi + static_cast<size_t>(og * kLanes + l) * hw;
+          float* dst = dyt + j * dyt_image + static_cast<size_t>(og) * hw * kLanes + l;
+          for (int p = 0; p < hw; ++p) dst[static_cast<size_t>(p) * kLanes] = src[p];
+        }
+    }
+    // Row k = (ci * 3 + ky) * 3 + kx of the column matrix is the padded plane ci read from
+    // (ky, kx): 8 such rows per tile, 32 output channels.
+    for (int k0 = 0; k0 < 9 * c; k0 += kRows) {
+      const float* rows[kRows];
+      for (int r = 0; r < kRows; ++r) {
+        const int k = k0 + r, ci = k / 9, t = k % 9;
+        rows[r] = xpad + static_cast<size_t>(ci) * pplane + (t / 3) * pw + t % 3;
+      }
+      for (int og = 0; og < m / kLanes; ++og)
+        dweight_tile_8x32(dwt + static_cast<size_t>(k0) * m + og * kLanes, m, rows, x_image,
+                          dyt + static_cast<size_t>(og) * hw * kLanes, dyt_image, images, h, w);
+    }
+  }
+}
 
 void conv3x3_implicit(float* out, size_t out_stride, const float* in, size_t in_stride, const float* packed, int m,
                       int c, int h, int w, int i0, int i1, float* panel) {
@@ -203,6 +310,11 @@ void conv3x3_implicit(float* out, size_t out_stride, const float* in, size_t in_
 #else
 
 bool conv3x3_implicit_available(int) { return false; }
+bool conv3x3_dweight_available(int, int) { return false; }
+
+void conv3x3_implicit_dweight(float*, const float*, size_t, const float*, size_t, int, int, int, int, int, int, float*) {
+  throw Error("conv3x3_implicit_dweight: not built for this CPU");
+}
 
 void conv3x3_implicit(float*, size_t, const float*, size_t, const float*, int, int, int, int, int, int, float*) {
   throw Error("conv3x3_implicit: not built for this CPU");

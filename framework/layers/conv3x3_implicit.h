@@ -30,5 +30,15 @@ void conv3x3_pack_weights(float* packed, const float* a, int m, int c);
 void conv3x3_implicit(float* out, size_t out_stride, const float* in, size_t in_stride, const float* packed, int m,
                       int c, int h, int w, int i0, int i1, float* panel);
 
+// The weight gradient of the same convolution: dwt[k][r] += sum over images i in [i0, i1) and
+// pixels p of dy[i][r][p] * col_i[k][p], k = (ci*3+ky)*3+kx < 9c, r < m: k-major (the
+// transpose of Conv2d's weight layout), rows of m floats. Image i's output-gradient row r starts
+// at dy + i*dy_stride + r*h*w, its input channel ci at x + i*x_stride + ci*h*w. Images in order,
+// pixels in order. Serial; scratch holds conv3x3_dweight_scratch_floats(m, c, h, w) floats.
+bool conv3x3_dweight_available(int m, int c);  // AVX-512F, m a multiple of 32, c of 8
+size_t conv3x3_dweight_scratch_floats(int m, int c, int h, int w);
+void conv3x3_implicit_dweight(float* dwt, const float* dy, size_t dy_stride, const float* x, size_t x_stride, int m,
+                              int c, int h, int w, int i0, int i1, float* scratch);
+
 }  // namespace conv_detail
 }  // namespace trim
