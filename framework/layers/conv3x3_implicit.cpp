@@ -256,6 +256,50 @@ __attribute__((target("avx512f"))) void dweight_tile_8x32(float* dwt, int ldw, c
   _mm512_storeu_ps(dwt + 7 * ldw, c7), _mm512_storeu_ps(dwt + 7 * ldw + 16, d7);
 }
 
+// dst[ci] = plane ci of x with a border of zeros: (h + 2) x (w + 2), row y + 1 holding input row y
+// at columns 1..w. Masked stores, one per 16 floats of a row.
+__attribute__((target("avx512f"))) void pad_planes(float* dst, const float* x, int c, int h, int w) {
+  const int pw = w + 2;
+  const size_t pplane = static_cast<size_t>(h + 2) * pw;
+  const __m512 zero = _mm512_setzero_ps();
+  for (int ci = 0; ci < c; ++ci) {
+    float* plane = dst + ci * pplane;
+    const float* src = x + static_cast<size_t>(ci) * h * w;
+    for (int j = 0; j < pw; j += 16) {
+      const __mmask16 mk = static_cast<__mmask16>(pw - j >= 16 ? 0xffff : (1u << (pw - j)) - 1u);
+      _mm512_mask_storeu_ps(plane + j, mk, zero);
+      _mm512_mask_storeu_ps(plane + static_cast<size_t>(h + 1) * pw + j, mk, zero);
+    }
+    for (int y = 0; y < h; ++y) {
+      float* row = plane + static_cast<size_t>(y + 1) * pw;
+      row[0] = row[w + 1] = 0.f;
+      for (int j = 0; j < w; j += 16) {
+        const __mmask16 mk = static_cast<__mmask16>(w - j >= 16 ? 0xffff : (1u << (w - j)) - 1u);
+        _mm512_mask_storeu_ps(row + 1 + j, mk, _mm512_maskz_loadu_ps(mk, src + static_cast<size_t>(y) * w + j));
+      }
+    }
+  }
+}
+
+// dst[g][p][l] = dy[g * 32 + l][p] for l < 32, p < hw: each pixel's 32 filters of group g
+// side by side (two 16-lane gathers per pixel).
+__attribute__((target("avx512f"))) void transpose_dy(float* dst, const float* dy, int m, int hw) {
+  const __m512i rows = _mm512_mullo_epi32(
+      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(hw));
+  for (int g = 0; g < m / kLanes; ++g) {
+    const float* lo = dy + static_cast<size_t>(g) * kLanes * hw;
+    const float* hi = lo + static_cast<size_t>(16) * hw;
+    float* d = dst + static_cast<size_t>(g) * hw * kLanes;
+    // (The masked form with an all-ones mask: GCC 12 warns that the plain one's unused source
+    // operand is uninitialised.)
+    const __m512 zero = _mm512_setzero_ps();
+    for (int p = 0; p < hw; ++p, d += kLanes) {
+      _mm512_storeu_ps(d, _mm512_mask_i32gather_ps(zero, 0xffff, rows, lo + p, 4));
+      _mm512_storeu_ps(d + 16, _mm512_mask_i32gather_ps(zero, 0xffff, rows, hi + p, 4));
+    }
+  }
+}
+
 }  // namespace
 
 void conv3x3_implicit_dweight(float* dwt, const float* dy, size_t dy_stride, const float* x, size_t x_stride, int m,
@@ -267,25 +311,8 @@ void conv3x3_implicit_dweight(float* dwt, const float* dy, size_t dy_stride, con
   for (int g0 = i0; g0 < i1; g0 += group) {
     const int images = std::min(group, i1 - g0);
     for (int j = 0; j < images; ++j) {
-      const float* xi = x + static_cast<size_t>(g0 + j) * x_stride;
-      const float* dyi = dy + static_cast<size_t>(g0 + j) * dy_stride;
-      for (int ci = 0; ci < c; ++ci) {
-        float* plane = xpad + j * x_image + static_cast<size_t>(ci) * pplane;
-        std::fill(plane, plane + pw, 0.f);
-        std::fill(plane + static_cast<size_t>(h + 1) * pw, plane + pplane, 0.f);
-        for (int y = 0; y < h; ++y) {
-          float* row = plane + static_cast<size_t>(y + 1) * pw;
-          row[0] = row[w + 1] = 0.f;
-          std::copy(xi + (static_cast<size_t>(ci) * h + y) * w, xi + (static_cast<size_t>(ci) * h + y + 1) * w,
-                    row + 1);
-        }
-      }
-      for (int og = 0; og < m / kLanes; ++og)
-        for (int l = 0; l < kLanes; ++l) {
-          const float* src = dyi + static_cast<size_t>(og * kLanes + l) * hw;
-          float* dst = dyt + j * dyt_image + static_cast<size_t>(og) * hw * kLanes + l;
-          for (int p = 0; p < hw; ++p) dst[static_cast<size_t>(p) * kLanes] = src[p];
-        }
+      pad_planes(xpad + j * x_image, x + static_cast<size_t>(g0 + j) * x_stride, c, h, w);
+      transpose_dy(dyt + j * dyt_image, dy + static_cast<size_t>(g0 + j) * dy_stride, m, hw);
     }
     // Row k = (ci * 3 + ky) * 3 + kx of the column matrix is the padded plane ci read from
     // (ky, kx): 8 such rows per tile, 32 output channels.
