@@ -109,11 +109,15 @@ void Conv2d::forward_implicit_3x3(float* y, const float* x, int n, Workspace& ws
   const size_t panel_size = round_line(conv_detail::conv3x3_panel_floats(ocg, cg));
   float* packed = ws.get(packed_size * groups + panel_size * omp_get_max_threads());
   float* panels = packed + packed_size * groups;
-  for (int g = 0; g < groups; ++g)
+  const bool par = n * macs() >= conv_detail::kParallelMin;
+  const int tiles = ocg / 8;
+  parallel_for(groups * tiles, par, [&](int gt) {
+    const int g = gt / tiles;
     conv_detail::conv3x3_pack_weights(packed + packed_size * g, weight.data() + static_cast<size_t>(g) * ocg * cg * 9,
-                                      ocg, cg);
+                                      ocg, cg, gt % tiles);
+  });
   const float* b = has_bias ? bias.data() : nullptr;
-  parallel_region(n * macs() >= conv_detail::kParallelMin, [&](int tid, int nt) {
+  parallel_region(par, [&](int tid, int nt) {
     int i0, i1;
     thread_range(n, tid, nt, i0, i1);
     for (int g = 0; g < groups; ++g)
@@ -212,7 +216,7 @@ void Conv2d::backward_blocked(float* dx, const float* dy, const float* x, int n,
   const size_t dx_size = transposed && !implicit && block > 1 ? round_line(cg * ld_t) : 0;
   const size_t slice = col_size + dy_size + dx_size + round_line(wsize);
   const int max_threads = omp_get_max_threads();
-  const size_t flipped_size = transposed ? round_line(wsize) : 0;
+  const size_t flipped_size = transposed && !implicit ? round_line(wsize) : 0;
   const size_t packed_size = implicit ? round_line(conv_detail::conv3x3_packed_floats(cg, ocg)) : 0;
   float* scratch = ws.get(slice * max_threads + flipped_size + packed_size * groups);
   float* flipped = scratch + slice * max_threads;
@@ -220,7 +224,15 @@ void Conv2d::backward_blocked(float* dx, const float* dy, const float* x, int n,
   const float* wt = weight.data();
   const bool par = n * macs() >= conv_detail::kParallelMin;
 
-  if (transposed) {
+  if (implicit) {
+    // The flipped, transposed weights (below) packed straight for conv3x3_implicit.
+    const int tiles = cg / 8;
+    parallel_for(groups * tiles, par, [&](int gt) {
+      const int g = gt / tiles;
+      conv_detail::conv3x3_pack_weights_flipped(packed + packed_size * g, wt + static_cast<size_t>(g) * ocg * kdim, cg,
+                                                ocg, gt % tiles);
+    });
+  } else if (transposed) {
     // flipped[g][ci][oc][ky][kx] = W[g*ocg + oc][ci][k-1-ky][k-1-kx]: group g's weights as the
     // cg x (ocg*k*k) matrix of the convolution that maps dY to dX.
     for (int g = 0; g < groups; ++g)
@@ -229,10 +241,6 @@ void Conv2d::backward_blocked(float* dx, const float* dy, const float* x, int n,
           for (int t = 0; t < k * k; ++t)
             flipped[((static_cast<size_t>(g) * cg + ci) * ocg + oc) * k * k + t] =
                 wt[((static_cast<size_t>(g) * ocg + oc) * cg + ci) * k * k + (k * k - 1 - t)];
-    if (implicit)
-      for (int g = 0; g < groups; ++g)
-        conv_detail::conv3x3_pack_weights(packed + packed_size * g, flipped + static_cast<size_t>(g) * cg * kdim_t, cg,
-                                          ocg);
   }
 
   int used_threads = 1;

@@ -51,13 +51,21 @@ size_t conv3x3_dweight_scratch_floats(int m, int c, int h, int w) {
          (static_cast<size_t>(c) * (h + 2) * (w + 2) + static_cast<size_t>(m) * h * w);
 }
 
-void conv3x3_pack_weights(float* packed, const float* a, int m, int c) {
-  const int k = 9 * c;
-  for (int r0 = 0; r0 < m; r0 += kRows)
-    for (int j = 0; j < k; ++j)
+void conv3x3_pack_weights(float* packed, const float* a, int m, int c, int tile) {
+  (void)m;
+  const int k = 9 * c, r0 = tile * kRows;
+  float* dst = packed + static_cast<size_t>(r0) * k;
+  for (int j = 0; j < k; ++j)
+    for (int r = 0; r < kRows; ++r) dst[static_cast<size_t>(j) * kRows + r] = a[static_cast<size_t>(r0 + r) * k + j];
+}
+
+void conv3x3_pack_weights_flipped(float* packed, const float* w, int m, int c, int tile) {
+  const int k = 9 * c, r0 = tile * kRows;
+  float* dst = packed + static_cast<size_t>(r0) * k;
+  for (int oc = 0; oc < c; ++oc)
+    for (int t = 0; t < 9; ++t)
       for (int r = 0; r < kRows; ++r)
-        packed[(static_cast<size_t>(r0) * k) + static_cast<size_t>(j) * kRows + r] =
-            a[static_cast<size_t>(r0 + r) * k + j];
+        dst[(static_cast<size_t>(oc) * 9 + t) * kRows + r] = w[(static_cast<size_t>(oc) * m + r0 + r) * 9 + 8 - t];
 }
 
 #ifdef TRIM_IMPLICIT_X86

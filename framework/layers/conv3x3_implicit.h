@@ -19,8 +19,13 @@ size_t conv3x3_packed_floats(int m, int c);
 size_t conv3x3_panel_floats(int m, int c);
 
 // a: m x 9c row-major (the weights of m filters over c channels, 3x3, as Conv2d stores them),
-// packed for conv3x3_implicit.
-void conv3x3_pack_weights(float* packed, const float* a, int m, int c);
+// packed for conv3x3_implicit: rows 8 * tile .. 8 * tile + 7 (one call per tile, m / 8 tiles, so
+// callers can spread them over threads).
+void conv3x3_pack_weights(float* packed, const float* a, int m, int c, int tile);
+// The same for the input gradient: w holds c filters over m channels ([c][m][3][3], Conv2d's
+// layout), and the matrix packed is the transposed convolution's, m x 9c with
+// row ci, column oc * 9 + t = w[oc][ci][8 - t] (the kernel flipped).
+void conv3x3_pack_weights_flipped(float* packed, const float* w, int m, int c, int tile);
 
 // For images i in [i0, i1): out[i][r][p] = sum over (ci, ky, kx) of a[r][(ci*3+ky)*3+kx] *
 // in[i][ci][p shifted by (ky-1, kx-1)], 0 outside the h x w plane, for r < m and p < h*w.
