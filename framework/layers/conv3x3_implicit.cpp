@@ -235,23 +235,24 @@ __attribute__((target("avx512f"))) void dweight_tile_8x32(float* dwt, int ldw, c
   __m512 c5 = _mm512_loadu_ps(dwt + 5 * ldw), d5 = _mm512_loadu_ps(dwt + 5 * ldw + 16);
   __m512 c6 = _mm512_loadu_ps(dwt + 6 * ldw), d6 = _mm512_loadu_ps(dwt + 6 * ldw + 16);
   __m512 c7 = _mm512_loadu_ps(dwt + 7 * ldw), d7 = _mm512_loadu_ps(dwt + 7 * ldw + 16);
-  for (int j = 0; j < images; ++j)
-  for (int oy = 0; oy < h; ++oy) {
-    const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5], *x6 = x[6], *x7 = x[7];
-    const size_t q0 = j * x_image + static_cast<size_t>(oy) * (w + 2);
-    const float* b = dyt + j * dyt_image + static_cast<size_t>(oy) * w * kLanes;
-    for (int ox = 0; ox < w; ++ox, b += kLanes) {
-      const size_t q = q0 + ox;
-      const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-      __m512 a;
-      a = _mm512_set1_ps(x0[q]); c0 = _mm512_fmadd_ps(a, b0, c0); d0 = _mm512_fmadd_ps(a, b1, d0);
-      a = _mm512_set1_ps(x1[q]); c1 = _mm512_fmadd_ps(a, b0, c1); d1 = _mm512_fmadd_ps(a, b1, d1);
-      a = _mm512_set1_ps(x2[q]); c2 = _mm512_fmadd_ps(a, b0, c2); d2 = _mm512_fmadd_ps(a, b1, d2);
-      a = _mm512_set1_ps(x3[q]); c3 = _mm512_fmadd_ps(a, b0, c3); d3 = _mm512_fmadd_ps(a, b1, d3);
-      a = _mm512_set1_ps(x4[q]); c4 = _mm512_fmadd_ps(a, b0, c4); d4 = _mm512_fmadd_ps(a, b1, d4);
-      a = _mm512_set1_ps(x5[q]); c5 = _mm512_fmadd_ps(a, b0, c5); d5 = _mm512_fmadd_ps(a, b1, d5);
-      a = _mm512_set1_ps(x6[q]); c6 = _mm512_fmadd_ps(a, b0, c6); d6 = _mm512_fmadd_ps(a, b1, d6);
-      a = _mm512_set1_ps(x7[q]); c7 = _mm512_fmadd_ps(a, b0, c7); d7 = _mm512_fmadd_ps(a, b1, d7);
+  for (int j = 0; j < images; ++j) {
+    for (int oy = 0; oy < h; ++oy) {
+      const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5], *x6 = x[6], *x7 = x[7];
+      const size_t q0 = j * x_image + static_cast<size_t>(oy) * (w + 2);
+      const float* b = dyt + j * dyt_image + static_cast<size_t>(oy) * w * kLanes;
+      for (int ox = 0; ox < w; ++ox, b += kLanes) {
+        const size_t q = q0 + ox;
+        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        __m512 a;
+        a = _mm512_set1_ps(x0[q]); c0 = _mm512_fmadd_ps(a, b0, c0); d0 = _mm512_fmadd_ps(a, b1, d0);
+        a = _mm512_set1_ps(x1[q]); c1 = _mm512_fmadd_ps(a, b0, c1); d1 = _mm512_fmadd_ps(a, b1, d1);
+        a = _mm512_set1_ps(x2[q]); c2 = _mm512_fmadd_ps(a, b0, c2); d2 = _mm512_fmadd_ps(a, b1, d2);
+        a = _mm512_set1_ps(x3[q]); c3 = _mm512_fmadd_ps(a, b0, c3); d3 = _mm512_fmadd_ps(a, b1, d3);
+        a = _mm512_set1_ps(x4[q]); c4 = _mm512_fmadd_ps(a, b0, c4); d4 = _mm512_fmadd_ps(a, b1, d4);
+        a = _mm512_set1_ps(x5[q]); c5 = _mm512_fmadd_ps(a, b0, c5); d5 = _mm512_fmadd_ps(a, b1, d5);
+        a = _mm512_set1_ps(x6[q]); c6 = _mm512_fmadd_ps(a, b0, c6); d6 = _mm512_fmadd_ps(a, b1, d6);
+        a = _mm512_set1_ps(x7[q]); c7 = _mm512_fmadd_ps(a, b0, c7); d7 = _mm512_fmadd_ps(a, b1, d7);
+      }
     }
   }
   _mm512_storeu_ps(dwt, c0), _mm512_storeu_ps(dwt + 16, d0);
