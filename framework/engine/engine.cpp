@@ -442,6 +442,8 @@ int plan_tasks(const Step& s, const k::KernelTable& t, int threads) {
     }
     case Op::Conv: return pieces((s.oh * s.ow + t.gemm_mr - 1) / t.gemm_mr);
     case Op::DwConv: return pieces(s.oh);
+    case Op::MaxPool:
+    case Op::AvgPool: return s.pad == 0 ? pieces(s.oh) : 1;
     // The classifier is bound by reading its weights: worth splitting only when large.
     case Op::Fc: return static_cast<int64_t>(s.cin) * s.cout < (1 << 16) ? 1 : pieces((s.cout + t.gemm_nr - 1) / t.gemm_nr);
     default: return 1;
@@ -559,11 +561,18 @@ void exec(const Step& s, const k::KernelTable& t, const Impl& im, const float* i
       k::f32_affine_nhwc__ref(in, s.ih * s.iw, s.in_cs, out, s.out_cs, s.cin, wp, bp, s.vmin, s.vmax);
       break;
     case Op::MaxPool:
-      k::f32_maxpool2d_nhwc__ref(in, s.ih, s.iw, s.in_cs, out, s.oh, s.ow, s.out_cs, s.cin, s.kernel, s.stride, s.pad);
+    case Op::AvgPool: {
+      // Output rows [b, e). Only unpadded pools are split (plan_tasks): their rows start at input
+      // row b * stride, so a piece is the same pool on a shifted, shorter map.
+      split_range(s.oh, tasks, 1, task, b, e);
+      if (b >= e) break;
+      const float* pin = in + static_cast<size_t>(b) * s.stride * s.iw * s.in_cs;
+      float* pout = out + static_cast<size_t>(b) * s.ow * s.out_cs;
+      const int ih = s.ih - b * s.stride;
+      (s.op == Op::MaxPool ? k::f32_maxpool2d_nhwc__ref : k::f32_avgpool2d_nhwc__ref)(
+          pin, ih, s.iw, s.in_cs, pout, e - b, s.ow, s.out_cs, s.cin, s.kernel, s.stride, s.pad);
       break;
-    case Op::AvgPool:
-      k::f32_avgpool2d_nhwc__ref(in, s.ih, s.iw, s.in_cs, out, s.oh, s.ow, s.out_cs, s.cin, s.kernel, s.stride, s.pad);
-      break;
+    }
     case Op::GlobalAvgPool:
       t.global_avgpool(in, s.ih * s.iw, s.in_cs, s.cin, out);
       break;
