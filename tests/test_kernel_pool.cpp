@@ -1,5 +1,5 @@
-// test_kernel_pool.cpp - global average pool of every ISA against the reference; the reference
-// pooling, affine and layout kernels against hand-computed values.
+// test_kernel_pool.cpp - global average pool and max pool of every ISA against the reference; the
+// reference pooling, affine and layout kernels against hand-computed values.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -47,6 +47,35 @@ TEST_P(PoolIsa, GlobalAvgPoolMatchesReference) {
         ASSERT_NEAR(got[c], want[c], 2.f * pixels * 6e-8f + 1e-6f)
             << t.isa << " pixels=" << pixels << " channels=" << channels << " cs=" << cs << " c=" << c;
     }
+}
+
+// Max pooling is exact, so every output must equal the reference bit for bit, and the lanes
+// between `channels` and the channel stride of the output must never be written.
+TEST_P(PoolIsa, MaxPoolMatchesReference) {
+  const KernelTable& t = *table_;
+  ASSERT_NE(t.maxpool2d, nullptr);
+  const int sizes[][2] = {{1, 1}, {2, 3}, {3, 3}, {5, 9}, {7, 7}, {14, 14}, {28, 28}, {13, 6}};
+  int cases = 0;
+  for (const auto& hw : sizes)
+    for (int channels : {1, 3, 4, 7, 8, 9, 15, 16, 17, 33, 64})
+      for (int kernel : {2, 3})
+        for (int stride : {1, 2})
+          for (int pad : {0, 1}) {
+            const int ih = hw[0], iw = hw[1];
+            if (ih + 2 * pad < kernel || iw + 2 * pad < kernel) continue;
+            const int oh = (ih + 2 * pad - kernel) / stride + 1, ow = (iw + 2 * pad - kernel) / stride + 1;
+            const size_t in_cs = channels + (cases % 3 == 0 ? 5 : 0), out_cs = channels + (cases % 2 == 0 ? 3 : 0);
+            ++cases;
+            auto in = random_vec(static_cast<size_t>(ih) * iw * in_cs, 1000 + cases);
+            std::vector<float> want(static_cast<size_t>(oh) * ow * out_cs, 777.f), got(want);
+            f32_maxpool2d_nhwc__ref(in.data(), ih, iw, in_cs, want.data(), oh, ow, out_cs, channels, kernel, stride, pad);
+            t.maxpool2d(in.data(), ih, iw, in_cs, got.data(), oh, ow, out_cs, channels, kernel, stride, pad);
+            for (size_t i = 0; i < got.size(); ++i)
+              ASSERT_EQ(got[i], want[i]) << t.isa << " " << ih << "x" << iw << "x" << channels << " k" << kernel << " s"
+                                         << stride << " p" << pad << " in_cs " << in_cs << " out_cs " << out_cs
+                                         << " element " << i << (i % out_cs >= static_cast<size_t>(channels) ? " (padding lane)" : "");
+          }
+  EXPECT_GT(cases, 500);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, PoolIsa, ::testing::Values("ref", "avx2", "avx512", "neon"),

@@ -569,7 +569,7 @@ void exec(const Step& s, const k::KernelTable& t, const Impl& im, const float* i
       const float* pin = in + static_cast<size_t>(b) * s.stride * s.iw * s.in_cs;
       float* pout = out + static_cast<size_t>(b) * s.ow * s.out_cs;
       const int ih = s.ih - b * s.stride;
-      (s.op == Op::MaxPool ? k::f32_maxpool2d_nhwc__ref : k::f32_avgpool2d_nhwc__ref)(
+      (s.op == Op::MaxPool ? t.maxpool2d : k::f32_avgpool2d_nhwc__ref)(
           pin, ih, s.iw, s.in_cs, pout, e - b, s.ow, s.out_cs, s.cin, s.kernel, s.stride, s.pad);
       break;
     }

@@ -28,6 +28,7 @@ KernelTable make_ref() {
   t.dwconv3x3_s1 = f32_dwconv3x3_s1__ref;
   t.dwconv3x3_s2 = f32_dwconv3x3_s2__ref;
   t.global_avgpool = f32_global_avgpool__ref;
+  t.maxpool2d = f32_maxpool2d_nhwc__ref;
   t.fc = f32_fc__ref;
   return t;
 }
@@ -54,6 +55,7 @@ KernelTable make_avx2() {
   t.dwconv3x3_s1 = f32_dwconv3x3_s1__avx2;
   t.dwconv3x3_s2 = f32_dwconv3x3_s2__avx2;
   t.global_avgpool = f32_global_avgpool__avx2;
+  t.maxpool2d = f32_maxpool2d_nhwc__avx2;
   t.fc = f32_fc__avx2;
   return t;
 }
@@ -68,6 +70,7 @@ KernelTable make_avx512() {
   t.dwconv3x3_s1 = f32_dwconv3x3_s1__avx512;
   t.dwconv3x3_s2 = f32_dwconv3x3_s2__avx512;
   t.global_avgpool = f32_global_avgpool__avx512;
+  t.maxpool2d = f32_maxpool2d_nhwc__avx512;
   t.fc = f32_fc__avx512;
   t.conv3x3 = f32_conv3x3__avx512;
   return t;
@@ -85,6 +88,7 @@ KernelTable make_neon() {
   t.dwconv3x3_s1 = f32_dwconv3x3_s1__neon;
   t.dwconv3x3_s2 = f32_dwconv3x3_s2__neon;
   t.global_avgpool = f32_global_avgpool__neon;
+  t.maxpool2d = f32_maxpool2d_nhwc__neon;
   t.fc = f32_fc__neon;
   return t;
 }

@@ -43,6 +43,10 @@ using DwConvFn = void (*)(const float* in, int ih, int iw, size_t in_cs, float* 
 
 // Global average pool: out[c] = mean over the pixels of in(p, c), c < channels.
 using GlobalAvgPoolFn = void (*)(const float* in, int pixels, size_t in_cs, int channels, float* out);
+// Max pooling, NHWC, any kernel / stride / padding: taps outside the image are left out (a window
+// with no tap inside gives -inf), as f32_maxpool2d_nhwc__ref.
+using MaxPoolFn = void (*)(const float* in, int ih, int iw, size_t in_cs, float* out, int oh, int ow, size_t out_cs,
+                           int channels, int kernel, int stride, int pad);
 
 // Fully connected layer at batch 1 (matrix-vector): out[j] = clamp(bias[j] + sum_p x[p] * B[p][j]),
 // B packed by pack_gemm_b with gemm_nr (the same packing as the GEMM), j < n.
@@ -66,6 +70,7 @@ struct KernelTable {
   DwConvFn dwconv3x3_s1 = nullptr;
   DwConvFn dwconv3x3_s2 = nullptr;
   GlobalAvgPoolFn global_avgpool = nullptr;
+  MaxPoolFn maxpool2d = nullptr;
   FcFn fc = nullptr;
   Conv3x3Fn conv3x3 = nullptr;  // optional (see Conv3x3Fn)
 };

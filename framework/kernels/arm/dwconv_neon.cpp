@@ -6,42 +6,17 @@
 
 #include "framework/kernels/arm/neon_kernels.h"
 #include "framework/kernels/dwconv3x3_simd.h"
+#include "framework/kernels/arm/vec_neon.h"
 #include "framework/kernels/kernels.h"
 
 namespace trim {
 namespace kernels {
 
 namespace {
-struct Neon {
-  using reg = float32x4_t;
-  struct mask {
-    int left;  // lanes to touch: 4 for a full block
-  };
+// The depthwise tiling on top of the vector operations (dwconv3x3_simd.h).
+struct Neon : simd_detail::NeonVec {
   static constexpr int kTileLines = 1 << 30;  // input lines (pixels of one block) a tile may read
   static constexpr int kTileRowsMax = 1;
-  static constexpr int kLanes = 4;
-  static mask mask_for(int left) { return {left < 4 ? left : 4}; }
-  static reg load(const float* p) { return vld1q_f32(p); }
-  static reg load(const float* p, mask m) {
-    if (m.left == 4) return vld1q_f32(p);
-    float t[4] = {0.f, 0.f, 0.f, 0.f};
-    for (int i = 0; i < m.left; ++i) t[i] = p[i];
-    return vld1q_f32(t);
-  }
-  static void store(float* p, mask m, reg v) {
-    if (m.left == 4) {
-      vst1q_f32(p, v);
-      return;
-    }
-    float t[4];
-    vst1q_f32(t, v);
-    for (int i = 0; i < m.left; ++i) p[i] = t[i];
-  }
-  static void store(float* p, reg v) { vst1q_f32(p, v); }
-  static reg set1(float v) { return vdupq_n_f32(v); }
-  static reg fmadd(reg a, reg b, reg c) { return vfmaq_f32(c, a, b); }
-  static reg min(reg a, reg b) { return vminq_f32(a, b); }
-  static reg max(reg a, reg b) { return vmaxq_f32(a, b); }
 };
 }  // namespace
 

@@ -20,6 +20,8 @@ void f32_dwconv3x3_s2__neon(const float* in, int ih, int iw, size_t in_cs, float
                             size_t out_cs, int oy0, int oy1, int channels, const float* w,
                             const float* bias, int pad_top, int pad_left, float vmin, float vmax);
 void f32_global_avgpool__neon(const float* in, int pixels, size_t in_cs, int channels, float* out);
+void f32_maxpool2d_nhwc__neon(const float* in, int ih, int iw, size_t in_cs, float* out, int oh, int ow,
+                              size_t out_cs, int channels, int kernel, int stride, int pad);
 
 }  // namespace kernels
 }  // namespace trim

@@ -1,9 +1,11 @@
-// pool_neon.cpp - f32_global_avgpool__neon: channel vectors summed over the pixels, NHWC; the
-// channel tail (< 4) in scalar code.
+// pool_neon.cpp - f32_global_avgpool__neon (channel vectors summed over the pixels; the channel
+// tail (< 4) in scalar code) and f32_maxpool2d_nhwc__neon (maxpool_simd.h), NHWC.
 #include <arm_neon.h>
 
 #include "framework/kernels/arm/neon_kernels.h"
 #include "framework/kernels/kernels.h"
+#include "framework/kernels/maxpool_simd.h"
+#include "framework/kernels/arm/vec_neon.h"
 
 namespace trim {
 namespace kernels {
@@ -27,6 +29,11 @@ void f32_global_avgpool__neon(const float* in, int pixels, size_t in_cs, int cha
     for (int i = 0; i < pixels; ++i) s += in[static_cast<size_t>(i) * in_cs + c];
     out[c] = s * inv;
   }
+}
+
+void f32_maxpool2d_nhwc__neon(const float* in, int ih, int iw, size_t in_cs, float* out, int oh, int ow,
+                              size_t out_cs, int channels, int kernel, int stride, int pad) {
+  simd_detail::maxpool2d<simd_detail::NeonVec>(in, ih, iw, in_cs, out, oh, ow, out_cs, channels, kernel, stride, pad);
 }
 
 }  // namespace kernels

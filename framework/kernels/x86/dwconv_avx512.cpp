@@ -11,27 +11,17 @@
 
 #include "framework/kernels/kernels.h"
 #include "framework/kernels/dwconv3x3_simd.h"
+#include "framework/kernels/x86/vec_avx512.h"
 #include "framework/kernels/x86/x86_kernels.h"
 
 namespace trim {
 namespace kernels {
 
 namespace {
-struct Avx512 {
-  using reg = __m512;
-  using mask = __mmask16;
+// The depthwise tiling on top of the vector operations (dwconv3x3_simd.h).
+struct Avx512 : simd_detail::Avx512Vec {
   static constexpr int kTileLines = 384;  // input lines (pixels of one block) a tile may read
   static constexpr int kTileRowsMax = 32;
-  static constexpr int kLanes = 16;
-  static mask mask_for(int left) { return left >= 16 ? static_cast<mask>(0xFFFF) : static_cast<mask>((1u << left) - 1); }
-  static reg load(const float* p) { return _mm512_loadu_ps(p); }
-  static reg load(const float* p, mask m) { return _mm512_maskz_loadu_ps(m, p); }
-  static void store(float* p, mask m, reg v) { _mm512_mask_storeu_ps(p, m, v); }
-  static void store(float* p, reg v) { _mm512_storeu_ps(p, v); }
-  static reg set1(float v) { return _mm512_set1_ps(v); }
-  static reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
-  static reg min(reg a, reg b) { return _mm512_min_ps(a, b); }
-  static reg max(reg a, reg b) { return _mm512_max_ps(a, b); }
 };
 }  // namespace
 

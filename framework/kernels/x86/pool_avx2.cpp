@@ -1,8 +1,10 @@
-// pool_avx2.cpp - f32_global_avgpool__avx2: channel vectors summed over the pixels, NHWC; the
-// channel tail (< 8) is summed in scalar code.
+// pool_avx2.cpp - f32_global_avgpool__avx2 (channel vectors summed over the pixels; the channel
+// tail (< 8) in scalar code) and f32_maxpool2d_nhwc__avx2 (maxpool_simd.h), NHWC.
 #include <immintrin.h>
 
 #include "framework/kernels/kernels.h"
+#include "framework/kernels/maxpool_simd.h"
+#include "framework/kernels/x86/vec_avx2.h"
 #include "framework/kernels/x86/x86_kernels.h"
 
 namespace trim {
@@ -28,6 +30,11 @@ void f32_global_avgpool__avx2(const float* in, int pixels, size_t in_cs, int cha
     for (int i = 0; i < pixels; ++i) s += in[static_cast<size_t>(i) * in_cs + c];
     out[c] = s * inv;
   }
+}
+
+void f32_maxpool2d_nhwc__avx2(const float* in, int ih, int iw, size_t in_cs, float* out, int oh, int ow,
+                              size_t out_cs, int channels, int kernel, int stride, int pad) {
+  simd_detail::maxpool2d<simd_detail::Avx2Vec>(in, ih, iw, in_cs, out, oh, ow, out_cs, channels, kernel, stride, pad);
 }
 
 }  // namespace kernels

@@ -1,4 +1,5 @@
-// pool_avx512.cpp - f32_global_avgpool__avx512: channel vectors summed over the pixels, NHWC.
+// pool_avx512.cpp - f32_global_avgpool__avx512 (channel vectors summed over the pixels) and
+// f32_maxpool2d_nhwc__avx512 (maxpool_simd.h), NHWC.
 #include <immintrin.h>
 
 // GCC 12's _mm512_min_ps/_mm512_max_ps start from _mm512_undefined_ps() and then warn that it
@@ -7,6 +8,8 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include "framework/kernels/kernels.h"
+#include "framework/kernels/maxpool_simd.h"
+#include "framework/kernels/x86/vec_avx512.h"
 #include "framework/kernels/x86/x86_kernels.h"
 
 namespace trim {
@@ -28,6 +31,11 @@ void f32_global_avgpool__avx512(const float* in, int pixels, size_t in_cs, int c
     if (i < pixels) s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(m, p));
     _mm512_mask_storeu_ps(out + c, m, _mm512_mul_ps(_mm512_add_ps(s0, s1), scale));
   }
+}
+
+void f32_maxpool2d_nhwc__avx512(const float* in, int ih, int iw, size_t in_cs, float* out, int oh, int ow,
+                                size_t out_cs, int channels, int kernel, int stride, int pad) {
+  simd_detail::maxpool2d<simd_detail::Avx512Vec>(in, ih, iw, in_cs, out, oh, ow, out_cs, channels, kernel, stride, pad);
 }
 
 }  // namespace kernels

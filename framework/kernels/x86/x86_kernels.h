@@ -24,6 +24,8 @@ void f32_conv3x3__avx512(const float* in, int ih, int iw, size_t in_cs, int cin,
                          int cout, int stride, int pad, int p0, int p1, const float* packed_w, const float* bias,
                          float vmin, float vmax);
 void f32_global_avgpool__avx512(const float* in, int pixels, size_t in_cs, int channels, float* out);
+void f32_maxpool2d_nhwc__avx512(const float* in, int ih, int iw, size_t in_cs, float* out, int oh, int ow,
+                                size_t out_cs, int channels, int kernel, int stride, int pad);
 
 // AVX2+FMA: GEMM micro-tile up to 6 rows x 16 columns (2 ymm).
 constexpr int kAvx2GemmMr = 6, kAvx2GemmNr = 16;
@@ -38,6 +40,8 @@ void f32_dwconv3x3_s2__avx2(const float* in, int ih, int iw, size_t in_cs, float
                             size_t out_cs, int oy0, int oy1, int channels, const float* w,
                             const float* bias, int pad_top, int pad_left, float vmin, float vmax);
 void f32_global_avgpool__avx2(const float* in, int pixels, size_t in_cs, int channels, float* out);
+void f32_maxpool2d_nhwc__avx2(const float* in, int ih, int iw, size_t in_cs, float* out, int oh, int ow,
+                              size_t out_cs, int channels, int kernel, int stride, int pad);
 
 }  // namespace kernels
 }  // namespace trim
