@@ -149,6 +149,20 @@ void bm_fc(benchmark::State& s, const KernelTable* t) {
   set_rate(s, 2.0 * n * k);
 }
 
+// SICK-Net's 2x2 stride-2 max pools (28x28x32 -> 14x14, 14x14x64 -> 7x7). Rate: input bytes read.
+void bm_maxpool(benchmark::State& s, const KernelTable* t, int size, int channels) {
+  const size_t cs = round_up(channels, t->channel_align);
+  const int out = size / 2;
+  auto in = random_vec(static_cast<size_t>(size) * size * cs, 10);
+  Floats o(static_cast<size_t>(out) * out * cs);
+  for (auto _ : s) {
+    t->maxpool2d(in.data(), size, size, cs, o.data(), out, out, cs, channels, 2, 2, 0);
+    benchmark::DoNotOptimize(o.data());
+    benchmark::ClobberMemory();
+  }
+  s.counters["bytes"] = benchmark::Counter(4.0 * size * size * channels, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void register_all() {
   for (const auto& isa : available_isas()) {
     const KernelTable* t = kernels_for(isa);
@@ -169,6 +183,8 @@ void register_all() {
     benchmark::RegisterBenchmark(("f32_conv3x3_s2_stem__" + isa + "/224x224x3_to_32").c_str(), bm_stem, t);
     benchmark::RegisterBenchmark(("f32_global_avgpool__" + isa + "/7x7x1024").c_str(), bm_gap, t);
     benchmark::RegisterBenchmark(("f32_fc__" + isa + "/1024_to_1000").c_str(), bm_fc, t);
+    benchmark::RegisterBenchmark(("f32_maxpool2d_2x2s2__" + isa + "/28x28x32").c_str(), bm_maxpool, t, 28, 32);
+    benchmark::RegisterBenchmark(("f32_maxpool2d_2x2s2__" + isa + "/14x14x64").c_str(), bm_maxpool, t, 14, 64);
   }
 #ifdef TRIM_HAVE_OPENBLAS
   for (const auto& p : kPointwise) {
