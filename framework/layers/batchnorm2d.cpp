@@ -10,6 +10,18 @@
 // a [batchnorm] followed by a [relu]): the BN output is never written, and backward recomputes
 // the ReLU mask from the input instead of making the ReLU's own pass over its gradient.
 #include "framework/layers/batchnorm2d.h"
+
+// The BN value x * scale + shift must round the same in the forward pass and in the backward's
+// recomputed ReLU mask, in every ISA clone and in vector and scalar loops alike. GCC contracts
+// a * b + c into one fused multiply-add wherever the target has FMA (C++ defaults to
+// -ffp-contract=fast), and decides loop by loop (the AVX-512 clone's vector body fused, its
+// scalar remainder not): so no contraction in this file.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #include "framework/layers/shape_checks.h"
 #include "framework/layers/simd_clones.h"
 #include "framework/parallel.h"
