@@ -91,10 +91,7 @@ void bm_openblas(benchmark::State& s, int m, int k, int n) {
 #endif
 
 void bm_dwconv(benchmark::State& s, const KernelTable* t, int size, int channels, int stride) {
-  // The engine's channel stride (engine.cpp): never a multiple of 512 floats, whose 2 KB / 4 KB
-  // pixel stride would put the rows a kernel reads into the same L1 sets.
-  size_t cs = round_up(channels, t->channel_align);
-  if (cs >= 512 && cs % 512 == 0) cs += std::max<size_t>(t->channel_align, 16);
+  const size_t cs = activation_channel_stride(channels, *t);  // the engine's layout
   const int out = (size + 2 - 3) / stride + 1;
   auto in = random_vec(static_cast<size_t>(size) * size * cs, 3), w = random_vec(9 * channels, 4);
   Floats pw(packed_dwconv3x3_size(channels)), bias(round_up(channels, kWeightAlign), 0.f);

@@ -124,16 +124,6 @@ namespace {
 
 using Impl = InferenceEngine::Impl;
 
-// Channel stride of an NHWC buffer: whole vectors per pixel, and never a multiple of 512 floats
-// (2 KB): the GEMM reads up to 12 pixels (rows of A) at once and depthwise 3 input rows, and at a
-// 2 or 4 KB stride they all fall into the same L1 sets and evict each other (1024 channels: 10
-// of 12 ways taken by one block of rows).
-size_t align_cs(int c, const k::KernelTable& t) {
-  size_t cs = k::round_up(static_cast<size_t>(c), t.channel_align);
-  if (cs >= 512 && cs % 512 == 0) cs += std::max<size_t>(t.channel_align, 16);
-  return cs;
-}
-
 bool has_clamp(Op op) {
   return op == Op::Pointwise || op == Op::Conv || op == Op::DwConv || op == Op::GroupConv || op == Op::Affine ||
          op == Op::Clamp || op == Op::Fc;
@@ -228,7 +218,7 @@ void fuse_activations(std::vector<Step>& steps) {
 void pack_weights(Impl& im, const k::KernelTable& t) {
   for (auto& s : im.steps) {
     s.in_cs = 0;  // set by plan_buffers
-    s.out_cs = s.op == Op::Flatten ? static_cast<size_t>(s.cout) : align_cs(s.cout, t);
+    s.out_cs = s.op == Op::Flatten ? static_cast<size_t>(s.cout) : k::activation_channel_stride(s.cout, t);
   }
   auto packed_size = [&](const Step& s, size_t& wn, size_t& bn) {
     wn = bn = 0;
@@ -385,7 +375,7 @@ void plan_buffers(Impl& im, const k::KernelTable& t, const Shape& input, int thr
   const int c0 = input[0];
   // The network input keeps its channel count as stride when it is narrower than a vector (the
   // RGB stem: 3 floats per pixel, not 16, is what im2col copies).
-  im.in_cs = c0 < t.channel_align ? static_cast<size_t>(c0) : align_cs(c0, t);
+  im.in_cs = c0 < t.channel_align ? static_cast<size_t>(c0) : k::activation_channel_stride(c0, t);
   size_t biggest = static_cast<size_t>(input[1]) * input[2] * im.in_cs;
   size_t cs = im.in_cs;
   size_t scratch = 0;

@@ -75,6 +75,17 @@ struct KernelTable {
   Conv3x3Fn conv3x3 = nullptr;  // optional (see Conv3x3Fn)
 };
 
+// Channel stride of an NHWC activation buffer for table t: whole vectors per pixel, and never a
+// multiple of 512 floats (2 KB): the GEMM reads up to 12 pixels (rows of A) at once and
+// depthwise 3 input rows, and at a 2 or 4 KB stride they all fall into the same L1 sets and
+// evict each other (1024 channels: 10 of 12 ways taken by one block of rows). The engine lays
+// its buffers out with it; benchmarks use it to time the kernels on the same layout.
+inline size_t activation_channel_stride(int channels, const KernelTable& t) {
+  size_t cs = round_up(static_cast<size_t>(channels), static_cast<size_t>(t.channel_align));
+  if (cs >= 512 && cs % 512 == 0) cs += t.channel_align > 16 ? static_cast<size_t>(t.channel_align) : 16;
+  return cs;
+}
+
 // The table chosen once for this process: TRIM_ISA if set (throws trim::Error if the CPU or
 // the build lacks it, or the name is unknown), else the best the CPU supports.
 const KernelTable& kernels();
