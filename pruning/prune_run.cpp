@@ -4,10 +4,12 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "framework/evaluate.h"
 #include "framework/layers/dropout.h"
 #include "framework/model_file.h"
+#include "framework/strings.h"
 #include "framework/threads.h"
 #include "framework/trainer.h"
 #include "pruning/criterion.h"
@@ -40,10 +42,13 @@ struct Splits {
   std::unique_ptr<Batcher> val, test;
 };
 
-double top1(Model& m, Batcher* src, int threads) {
-  if (!src) return -1;
+std::optional<double> top1(Model& m, Batcher* src, int threads) {
+  if (!src) return std::nullopt;
   return evaluate(m, *src, threads).top1;
 }
+
+// "92.48%", or "-" for a split the data set does not have.
+std::string pct(const std::optional<double>& a) { return a ? percent(*a) : "-"; }
 
 // Every fine-tuning checkpoints into its own folder, <output>/finetune-<round...>, so that a
 // killed run continued with --resume picks each one up where it stopped (finished ones return at
@@ -77,12 +82,6 @@ void say(const PruneConfig& c, const std::string& s) {
   if (!c.quiet) std::fprintf(stderr, "prune: %s\n", s.c_str());
 }
 
-std::string pct(double a) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.2f%%", 100 * a);
-  return b;
-}
-
 // Fine-tunes m and returns its validation accuracy afterwards. Fine-tuning returns its best epoch
 // on validation, yet a lightly pruned model can still come out worse than it went in (the
 // learning rate knocks it off its minimum); then m gets its weights from before back - a choice
@@ -91,7 +90,7 @@ double finetune_unless_worse(Model& m, double val_before, const DataSplits3& d, 
                              int epochs, double lr, uint64_t seed, const std::string& label, bool* kept_before = nullptr) {
   Model untuned = m.clone();
   finetune(m, d, val, c, epochs, lr, seed, label);
-  const double after = top1(m, val, c.threads);
+  const double after = top1(m, val, c.threads).value();
   const bool worse = after < val_before;
   if (kept_before) *kept_before = worse;
   if (!worse) return after;
@@ -243,14 +242,15 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
         break;
       }
       Model pruned = prune_channels(current, a, rm, 1);
-      rr.val_before_finetune = top1(pruned, val.get(), cfg.threads);
+      const double val_pruned = top1(pruned, val.get(), cfg.threads).value();
+      rr.val_before_finetune = val_pruned;
       say(cfg, atag + ": " + std::to_string(current.macs()) + " -> " + std::to_string(pruned.macs()) +
                    " MACs, val before fine-tuning " + pct(rr.val_before_finetune));
-      double val_now = rr.val_before_finetune;
+      double val_now = val_pruned;
       if (cfg.epochs > 0) {
         auto t0 = std::chrono::steady_clock::now();
         bool kept_before = false;
-        val_now = finetune_unless_worse(pruned, rr.val_before_finetune, data, val.get(), cfg, cfg.epochs, cfg.lr,
+        val_now = finetune_unless_worse(pruned, val_pruned, data, val.get(), cfg, cfg.epochs, cfg.lr,
                                         cfg.seed + 1000u * static_cast<uint64_t>(round) + static_cast<uint64_t>(attempt),
                                         "finetune " + atag, &kept_before);
         rr.finetune_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -259,7 +259,7 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
       rr.pruned = figures_of(pruned);
       rr.pruned.val_acc = val_now;
       rr.pruned.test_acc = top1(pruned, test.get(), cfg.threads);
-      const double val_drop = 100 * (rep.dense.val_acc - rr.pruned.val_acc);
+      const double val_drop = 100 * (*rep.dense.val_acc - val_now);
       // The accuracy budget governs how far T-sensitive pruning iterates. The baselines prune to a
       // fixed ratio or cost, so they run every round (their accuracy is what is compared).
       if (cfg.mode == "t_sensitive" && val_drop > cfg.total_threshold) {
@@ -292,7 +292,7 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
   if (cfg.final_epochs > 0 && last_accepted >= 0) {
     rep.final_val_before = rep.final_model.val_acc;
     rep.final_model.val_acc =
-        finetune_unless_worse(final_model, rep.final_val_before, data, val.get(), cfg, cfg.final_epochs,
+        finetune_unless_worse(final_model, rep.final_val_before.value(), data, val.get(), cfg, cfg.final_epochs,
                               cfg.final_lr > 0 ? cfg.final_lr : cfg.lr, cfg.seed + 999983u, "finetune final");
     rep.final_model.test_acc = top1(final_model, test.get(), cfg.threads);
     say(cfg, "final fine-tuning: val " + pct(rep.final_model.val_acc) + ", test " + pct(rep.final_model.test_acc));

@@ -79,13 +79,16 @@ TEST_F(PruneRunTest, TSensitiveRoundsWriteModelScanAndReports) {
   EXPECT_EQ(r.rounds[0].pruned.channels, (std::vector<std::pair<std::string, int>>{{"c1", 8}, {"c2", 8}, {"fc1", 16}}));
   EXPECT_EQ(r.final_model.channels, (std::vector<std::pair<std::string, int>>{{"c1", 4}, {"c2", 4}, {"fc1", 8}}));
   EXPECT_LT(r.final_model.macs, r.dense.macs / 8);
-  EXPECT_GT(r.dense.latency_ms, 0);
-  EXPECT_GT(r.final_model.latency_ms, 0);
-  for (double a : {r.dense.val_acc, r.dense.test_acc, r.final_model.val_acc, r.final_model.test_acc}) {
-    EXPECT_GE(a, 0.0);
-    EXPECT_LE(a, 1.0);
+  ASSERT_TRUE(r.dense.latency_ms && r.final_model.latency_ms);
+  EXPECT_GT(*r.dense.latency_ms, 0);
+  EXPECT_GT(*r.final_model.latency_ms, 0);
+  for (const auto& a : {r.dense.val_acc, r.dense.test_acc, r.final_model.val_acc, r.final_model.test_acc}) {
+    ASSERT_TRUE(a);
+    EXPECT_GE(*a, 0.0);
+    EXPECT_LE(*a, 1.0);
   }
-  EXPECT_GT(r.dense.test_acc, 0.6);  // the task is learnable: the figures compare real models
+  ASSERT_TRUE(r.dense.test_acc);
+  EXPECT_GT(*r.dense.test_acc, 0.6);  // the task is learnable: the figures compare real models
 
   // Files: the final model loads and matches the report; scans, plot, reports, settings.
   Model p = load_model(c.folder + "/pruned.model");
@@ -155,9 +158,10 @@ TEST_F(PruneRunTest, FineTuningThatHurtsIsNotKept) {
   PruneReport r = run_pruning(*dense_, *data_, c);
   ASSERT_EQ(r.rounds.size(), 1u);
   const RoundReport& rd = r.rounds[0];
-  EXPECT_GT(rd.val_before_finetune, 0.6);
+  ASSERT_TRUE(rd.val_before_finetune && rd.pruned.val_acc);
+  EXPECT_GT(*rd.val_before_finetune, 0.6);
   EXPECT_NE(rd.note.find("kept the weights before fine-tuning"), std::string::npos) << rd.note;
-  EXPECT_DOUBLE_EQ(rd.pruned.val_acc, rd.val_before_finetune);
+  EXPECT_DOUBLE_EQ(*rd.pruned.val_acc, *rd.val_before_finetune);
   EXPECT_TRUE(rd.accepted);
 }
 
