@@ -58,18 +58,14 @@ TrainResult finetune(Model& m, const DataSplits3& d, Batcher* val, const PruneCo
   if (c.dropout >= 0)
     for (auto& l : m.layers)
       if (auto* d = dynamic_cast<Dropout*>(l.get())) d->p = static_cast<float>(c.dropout);
-  TrainOptions t;
+  TrainOptions t = c.finetune;  // the mapping tools/train uses too (framework/train_keys.h)
   std::string folder = label;
   for (char& ch : folder)
     if (ch == ' ') ch = '-';
   t.out_dir = c.folder + "/" + folder;
   t.resume = c.resume;
-  t.schedule.kind = c.schedule;
   t.schedule.base_lr = static_cast<float>(lr);
   t.schedule.epochs = epochs;
-  t.sgd.momentum = static_cast<float>(c.momentum);
-  t.sgd.nesterov = true;
-  t.sgd.weight_decay = static_cast<float>(c.weight_decay);
   t.seed = seed;
   t.threads = c.threads;
   t.progress = !c.quiet;
@@ -108,32 +104,34 @@ DataSplits3 open_data_for(const PruneConfig& cfg, const Model& model) {
   ds.val_fraction = cfg.val_fraction;
   ds.seed = cfg.seed;
   ds.image_size = model.input[1];
-  DataSplits3 d = open_data(ds);
-  if (cfg.classes.empty() && !model.class_names.empty() && d.train->num_classes() != model.classes()) {
-    // The model was trained on a class subset: find its classes by name in the data set.
-    const auto names = d.train->class_names();
-    for (const auto& n : model.class_names) {
-      int found = -1;
-      for (size_t i = 0; i < names.size(); ++i)
-        if (names[i] == n) found = static_cast<int>(i);
-      if (found < 0)
-        throw Error(cfg.model_path + ": class '" + n + "' is not a class of the data set " + d.train->describe() +
-                    " (set [data] classes)");
-      ds.classes.push_back(found);
-    }
-    d = open_data(ds);
-  }
-  check_shape(d.train->sample_shape(), model.input, "data set sample vs model input (" + cfg.model_path + ")");
-  if (d.train->num_classes() != model.classes())
-    throw Error(cfg.model_path + " has " + std::to_string(model.classes()) + " outputs but the data set has " +
-                std::to_string(d.train->num_classes()) + " classes (set [data] classes, e.g. classes = 0,2,6)");
+  DataSplits3 d =
+      open_data_for_model(ds, {cfg.model_path, model.input, model.classes(), model.class_names}, "[data] classes");
   if (!d.val) throw Error("pruning needs a validation split: set [data] val_fraction > 0");
   return d;
 }
 
+namespace {
+
+// The output folder must not hold the input model: a round's or the final model (in the folder)
+// or a fine-tuning's (in its finetune-* subfolder) would replace it. Compared as directories
+// (device + inode), not as spellings.
+void refuse_output_holding_input(const PruneConfig& cfg) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir = fs::absolute(fs::path(cfg.model_path), ec).parent_path();
+  const bool in_folder = same_file(dir.string(), cfg.folder);
+  const bool in_finetune = dir.filename().string().rfind("finetune", 0) == 0 && same_file(dir.parent_path().string(), cfg.folder);
+  if (in_folder || in_finetune)
+    throw Error("[output] folder " + cfg.folder + " holds the input model " + cfg.model_path +
+                ", which the run would write over: choose another output folder");
+}
+
+}  // namespace
+
 PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const PruneConfig& cfg) {
   const auto t_start = std::chrono::steady_clock::now();
   namespace fs = std::filesystem;
+  refuse_output_holding_input(cfg);
   std::error_code ec;
   fs::create_directories(cfg.folder, ec);
   if (ec) throw Error(cfg.folder + ": cannot create the output folder: " + ec.message());
@@ -247,10 +245,10 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
       say(cfg, atag + ": " + std::to_string(current.macs()) + " -> " + std::to_string(pruned.macs()) +
                    " MACs, val before fine-tuning " + pct(rr.val_before_finetune));
       double val_now = val_pruned;
-      if (cfg.epochs > 0) {
+      if (cfg.finetune.schedule.epochs > 0) {
         auto t0 = std::chrono::steady_clock::now();
         bool kept_before = false;
-        val_now = finetune_unless_worse(pruned, val_pruned, data, val.get(), cfg, cfg.epochs, cfg.lr,
+        val_now = finetune_unless_worse(pruned, val_pruned, data, val.get(), cfg, cfg.finetune.schedule.epochs, cfg.finetune.schedule.base_lr,
                                         cfg.seed + 1000u * static_cast<uint64_t>(round) + static_cast<uint64_t>(attempt),
                                         "finetune " + atag, &kept_before);
         rr.finetune_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -293,7 +291,7 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
     rep.final_val_before = rep.final_model.val_acc;
     rep.final_model.val_acc =
         finetune_unless_worse(final_model, rep.final_val_before.value(), data, val.get(), cfg, cfg.final_epochs,
-                              cfg.final_lr > 0 ? cfg.final_lr : cfg.lr, cfg.seed + 999983u, "finetune final");
+                              cfg.final_lr > 0 ? cfg.final_lr : cfg.finetune.schedule.base_lr, cfg.seed + 999983u, "finetune final");
     rep.final_model.test_acc = top1(final_model, test.get(), cfg.threads);
     say(cfg, "final fine-tuning: val " + pct(rep.final_model.val_acc) + ", test " + pct(rep.final_model.test_acc));
   }

@@ -46,8 +46,8 @@ class PruneRunTest : public ::testing::Test {
     c.model_path = "<test>";
     c.folder = temp_dir("prune_run_" + name);
     c.iterations = 2;
-    c.epochs = 1;
-    c.lr = 0.01;
+    c.finetune.schedule.epochs = 1;
+    c.finetune.schedule.base_lr = 0.01;
     c.min_channels = 2;
     c.scan_samples = 100;
     c.ratios = {0.25, 0.5, 0.75};
@@ -122,7 +122,7 @@ TEST_F(PruneRunTest, RoundPastTheBudgetIsRejectedAndNotKept) {
   c.thresholds = {100.0};
   c.total_threshold = 0;  // any validation drop at all rejects the round
   c.max_ratio = 0.75;
-  c.epochs = 0;  // no fine-tuning: pruning 75% of everything must cost validation accuracy
+  c.finetune.schedule.epochs = 0;  // no fine-tuning: pruning 75% of everything must cost validation accuracy
   PruneReport r = run_pruning(*dense_, *data_, c);
   ASSERT_EQ(r.rounds.size(), 1u);
   EXPECT_FALSE(r.rounds[0].accepted);
@@ -153,8 +153,8 @@ TEST_F(PruneRunTest, FineTuningThatHurtsIsNotKept) {
   c.ratios = {0.25};  // light pruning: the model still works before fine-tuning
   // A destructive fine-tuning: weight decay this strong shrinks the classifier's weights by a
   // quarter every step (BN and biases are exempt), so the model ends up near chance.
-  c.weight_decay = 15;
-  c.lr = 0.05;
+  c.finetune.sgd.weight_decay = 15;
+  c.finetune.schedule.base_lr = 0.05;
   PruneReport r = run_pruning(*dense_, *data_, c);
   ASSERT_EQ(r.rounds.size(), 1u);
   const RoundReport& rd = r.rounds[0];
@@ -171,7 +171,7 @@ TEST_F(PruneRunTest, BaselinesReachTheMacsTarget) {
     c.mode = mode;
     c.target_macs = 0.3;
     c.iterations = 2;
-    c.epochs = 0;
+    c.finetune.schedule.epochs = 0;
     PruneReport r = run_pruning(*dense_, *data_, c);
     ASSERT_EQ(r.rounds.size(), 2u) << mode;
     // Round 1 aims at sqrt(0.3) of the dense MACs, round 2 at 0.3.
