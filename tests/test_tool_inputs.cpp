@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <zlib.h>
+
 #include <filesystem>
 
 #include "datasets/data_spec.h"
@@ -178,6 +180,58 @@ TEST_F(ToolInputs, EvalPicksTheModelsClassesByNameAndRefusesContradictions) {
   save_model(m, dir / "three.model");
   expect_error("eval", {"--model", "three.model", "--data", "data"}, "has 3 outputs but the data set has 10 classes");
   ASSERT_EQ(run("eval", {"--model", "three.model", "--data", "data", "--classes", "6,2,0", "--threads", "1"}), 0) << said;
+}
+
+// checkpoint.trim: magic, then blobs (u64 length + bytes) of description, weights and velocity,
+// then the u64 counters (epochs done, best epoch), ... and a CRC-32 of all before it.
+size_t offset_of_epochs_done(const std::string& b) {
+  size_t pos = 8;
+  for (int blob = 0; blob < 3; ++blob) {
+    uint64_t n = 0;
+    for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<unsigned char>(b[pos + i])) << (8 * i);
+    pos += 8 + n;
+  }
+  return pos;
+}
+
+void reseal(std::string& b) {  // recompute the trailing CRC-32 after an edit
+  b.resize(b.size() - 4);
+  uint32_t crc = static_cast<uint32_t>(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(b.data()),
+                                             static_cast<uInt>(b.size())));
+  for (int i = 0; i < 4; ++i) b.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
+}
+
+TEST_F(ToolInputs, DamagedCheckpointsAreRefusedOnResume) {
+  auto args = [&] { return train_args({"--epochs", "2", "--out", "ck", "--resume"}); };
+  ASSERT_EQ(run("train", args()), 0) << said;
+  const std::string path = dir / "ck/checkpoint.trim", good = slurp(path);
+  const size_t counters = offset_of_epochs_done(good);
+  ASSERT_LT(counters + 16, good.size());
+  // One flipped bit anywhere (here: inside the optimizer state, which the weights' own checksum
+  // did not cover) is a checksum error.
+  std::string bad = good;
+  bad[counters - 5] ^= 0x10;
+  write_file_atomic(path, bad);
+  expect_error("train", args(), "ck/checkpoint.trim: checksum mismatch");
+  // Counters that do not fit the run, with a valid checksum.
+  bad = good;
+  bad[counters] = 99;
+  reseal(bad);
+  write_file_atomic(path, bad);
+  expect_error("train", args(), "checkpoint is after epoch 99 but this run has 2 epochs");
+  bad = good;
+  bad[counters] = 1;  // one epoch done, but two history lines and a best epoch maybe 2
+  reseal(bad);
+  write_file_atomic(path, bad);
+  expect_error("train", args(), "ck/checkpoint.trim: ");
+  // A non-finite optimizer state.
+  bad = good;
+  for (int i = 0; i < 4; ++i) bad[counters - 4 + i] = "\x00\x00\xc0\x7f"[i];  // last velocity float = NaN
+  reseal(bad);
+  write_file_atomic(path, bad);
+  expect_error("train", args(), "optimizer state element");
+  write_file_atomic(path, good);
+  ASSERT_EQ(run("train", args()), 0) << said;  // the intact checkpoint resumes (nothing left to do)
 }
 
 }  // namespace
