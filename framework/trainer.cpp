@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 
 #include "framework/evaluate.h"
-#include "framework/loss.h"
 #include "framework/model_file.h"
 #include "framework/progress.h"
 #include "framework/threads.h"
@@ -242,17 +241,12 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data, 
     for (size_t step = 0; train_data.next(images, labels); ++step) {
       lr = opt.schedule.at(epoch + static_cast<double>(step) / static_cast<double>(nb));
       rng.seed(step_seed(opt.seed, epoch, step));
-      const Tensor& logits = model.forward(images, ctx);
-      int correct = 0;
-      float loss = softmax_cross_entropy(&dlogits, &correct, logits, labels);
-      if (!std::isfinite(loss))
-        throw Error(opt.label + ": loss became " + std::to_string(loss) + " at epoch " + std::to_string(epoch + 1) +
+      const StepResult r = train_step(model, sgd, ctx, images, labels, lr, dlogits, opt.hooks);
+      if (!r.updated)
+        throw Error(opt.label + ": loss became " + std::to_string(r.loss) + " at epoch " + std::to_string(epoch + 1) +
                     " step " + std::to_string(step + 1) + " (learning rate " + std::to_string(lr) + " too high?)");
-      model.zero_grad();
-      model.backward(dlogits, ctx);
-      sgd.step(lr);
-      loss_sum += loss * static_cast<double>(labels.size());
-      correct_sum += static_cast<size_t>(correct);
+      loss_sum += r.loss * static_cast<double>(labels.size());
+      correct_sum += static_cast<size_t>(r.correct);
       seen += labels.size();
       bar.update(step + 1, seen, loss_sum / static_cast<double>(seen),
                  static_cast<double>(correct_sum) / static_cast<double>(seen));
