@@ -1,6 +1,7 @@
 #include "interop/onnx_import.h"
 
 #include <limits>
+#include <set>
 #include <sstream>
 
 #include "framework/model_file.h"
@@ -54,6 +55,32 @@ const onnx::ValueInfoProto& data_input(const ChainBuilder& b, const std::string&
   if (dims[0] > 4096) throw Error(who + ": " + std::to_string(dims[0]) + " channels is out of range");
   shape = Shape{dims[0], dims[1], dims[2]};
   return *found;
+}
+
+// Before onnx's checker, so these common faults get messages naming the node and its input:
+// every input is defined by then (graph input, initializer, earlier node), and an initializer
+// a node reads holds FLOAT data (INT64/INT32 for shapes, BOOL for Dropout's training_mode).
+void defined_inputs_and_types(const ChainBuilder& b) {
+  std::set<std::string> defined;
+  for (const auto& in : b.graph.input()) defined.insert(in.name());
+  for (const auto& c : b.constants) defined.insert(c.first);
+  for (const auto& n : b.graph.node()) {
+    for (int i = 0; i < n.input_size(); ++i) {
+      const std::string& in = n.input(i);
+      if (in.empty()) continue;
+      if (!defined.count(in))
+        throw Error(b.where(n) + ": input " + std::to_string(i) + " '" + in.substr(0, 200) +
+                    "' is not defined (missing initializer, or not the output of an earlier node)");
+      auto c = b.constants.find(in);
+      if (c == b.constants.end()) continue;
+      const int32_t t = c->second->data_type();
+      if (t != onnx::TensorProto::FLOAT && t != onnx::TensorProto::INT64 && t != onnx::TensorProto::INT32 &&
+          t != onnx::TensorProto::BOOL)
+        throw Error(b.where(n) + ": input " + std::to_string(i) + " '" + in.substr(0, 200) + "' is a " +
+                    onnx_io::data_type_name(t) + " tensor; trim needs FLOAT (32-bit) weights");
+    }
+    for (const auto& out : n.output()) defined.insert(out);
+  }
 }
 
 std::vector<std::string> metadata_classes(const onnx::ModelProto& m) {
@@ -114,6 +141,7 @@ Model import_onnx_bytes(const std::string& bytes, const std::string& what, const
 
   Shape input;
   b.current = data_input(b, what, input).name();
+  defined_inputs_and_types(b);
   b.shape = input;
   b.rank = 4;
   // onnx's own checks come before the conversion walks the graph: the converters may then rely

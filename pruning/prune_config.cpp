@@ -113,7 +113,7 @@ struct KeyImpl {
 
 const std::vector<KeyImpl>& keys() {
   static const std::vector<KeyImpl> k = {
-      {{"model", "path", "model", "", "the trained dense model (NAME.model)"},
+      {{"model", "path", "model", "", "the trained dense model (NAME.model, or NAME.onnx: imported)"},
        [](PruneConfig& c, const std::string& v, const std::string& w) {
          if (v.empty()) throw Error(w + ": empty model path");
          c.model_path = v;
@@ -258,6 +258,13 @@ const std::vector<KeyImpl>& keys() {
       {{"output", "quiet", "quiet", "0", "no progress output (1/0)"},
        [](PruneConfig& c, const std::string& v, const std::string& w) { c.quiet = to_bool(v, w); },
        [](const PruneConfig& c) { return std::string(c.quiet ? "1" : "0"); }},
+      {{"output", "onnx", "onnx-out", "", "also write the pruned model as ONNX to this NAME.onnx (opset 13)"},
+       [](PruneConfig& c, const std::string& v, const std::string& w) {
+         if (!v.empty() && (v.size() < 6 || v.compare(v.size() - 5, 5, ".onnx") != 0))
+           throw Error(w + ": '" + v + "' must end in .onnx");
+         c.onnx_out = v;
+       },
+       [](const PruneConfig& c) { return c.onnx_out; }},
   };
   return k;
 }
