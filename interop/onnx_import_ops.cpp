@@ -97,12 +97,12 @@ void conv(ChainBuilder& b, const onnx::NodeProto& n) {
 }
 
 // ONNX's momentum weighs the old running value (PyTorch's and trim's weigh the new batch):
-// trim = 1 - onnx, rounded to 7 significant digits so 0.1 -> 0.9f -> 0.1 survives the trip.
+// trim = 1 - onnx. A float next to 1 is only good to ~6e-8, so the result is rounded to 6
+// decimals: trim's 0.1 or 0.03 -> 0.9f / 0.97f -> 0.1 / 0.03 exactly (momentum only steers
+// fine-tuning; 1e-6 is far below what matters).
 float trim_momentum(float onnx_momentum) {
   const double m = 1.0 - static_cast<double>(onnx_momentum);
-  if (m <= 0) return 0.f;
-  const double scale = std::pow(10.0, 6 - std::floor(std::log10(m)));
-  return static_cast<float>(std::round(m * scale) / scale);
+  return static_cast<float>(std::round(m * 1e6) / 1e6);
 }
 
 std::string float_text(float v) {
@@ -378,7 +378,7 @@ void constant(ChainBuilder& b, const onnx::NodeProto& n) {
 
 void graph_op(ChainBuilder& b, const onnx::NodeProto& n) {
   throw Error(b.where(n) + ": " + n.op_type() +
-              " joins branches of a graph; trim imports chain models only for now (graph models: docs/onnx.md)");
+              " is not supported yet: trim imports chains of layers only; graph models (Add, Concat) are future work (docs/onnx.md)");
 }
 
 }  // namespace
