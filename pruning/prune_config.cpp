@@ -66,7 +66,7 @@ struct KeyImpl {
 
 std::vector<KeyImpl> make_keys() {
   std::vector<KeyImpl> k = {
-      {{"model", "path", "model", "", "the trained dense model (NAME.model)"},
+      {{"model", "path", "model", "", "the trained dense model (NAME.model, or NAME.onnx: imported)"},
        [](PruneConfig& c, const std::string& v, const std::string& w) {
          if (v.empty()) throw Error(w + ": empty model path");
          c.model_path = v;
@@ -195,6 +195,13 @@ std::vector<KeyImpl> make_keys() {
       {{"output", "quiet", "quiet", "0", "no progress output (1/0)"},
        [](PruneConfig& c, const std::string& v, const std::string& w) { c.quiet = parse_bool(v, w); },
        [](const PruneConfig& c) { return std::string(c.quiet ? "1" : "0"); }},
+      {{"output", "onnx", "onnx-out", "", "also write the pruned model as ONNX to this NAME.onnx (opset 13)"},
+       [](PruneConfig& c, const std::string& v, const std::string& w) {
+         if (!v.empty() && (v.size() < 6 || !ends_with(v, ".onnx")))
+           throw Error(w + ": '" + v + "' must end in .onnx");
+         c.onnx_out = v;
+       },
+       [](const PruneConfig& c) { return c.onnx_out; }},
   };
   // [finetune]: the shared training keys, placed before the pruning-only ones of the section.
   auto at = std::find_if(k.begin(), k.end(), [](const KeyImpl& x) { return x.key.section == "finetune"; });

@@ -15,7 +15,7 @@ namespace trim {
 
 struct PruneConfig {
   // [model]
-  std::string model_path;  // NAME.model of the trained dense model
+  std::string model_path;  // NAME.model (or NAME.onnx, imported) of the trained dense model
   // [data]
   std::string data = "fashion-mnist";
   std::vector<int> classes;  // empty: the model's class names decide (all classes by default)
@@ -53,6 +53,7 @@ struct PruneConfig {
   int latency_runs = 200;
   int latency_threads = 1;
   bool quiet = false;
+  std::string onnx_out;  // also write the pruned model as ONNX here (empty: no)
   bool resume = false;  // not a file key: tools/prune --resume (continue a killed run)
 
   double threshold_for_round(int round) const;  // 1-based

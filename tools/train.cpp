@@ -16,6 +16,7 @@
 #include "framework/strings.h"
 #include "framework/train_keys.h"
 #include "framework/trainer.h"
+#include "interop/model_any.h"
 #include "models/zoo.h"
 
 using namespace trim;
@@ -34,7 +35,7 @@ void refuse_overwriting_input(const std::string& model_path, const std::string& 
 
 int train_main(int argc, char** argv) {
   CliOptions o("train", "Train a trim model (built-in name or .model file) on a data set.");
-  o.option("model", "sicknet", "sicknet | mobilenet_v1[:alpha=0.5,small=1] | path/to/NAME.model");
+  o.option("model", "sicknet", "sicknet | mobilenet_v1[:alpha=0.5,small=1] | path/to/NAME.model | path/to/NAME.onnx");
   o.option("data", "fashion-mnist", "fashion-mnist, a folder of IDX files, or an image folder");
   o.option("classes", "", "keep only these classes, e.g. 0,2,6 (relabelled 0..k-1)");
   TrainOptions defaults;
@@ -59,14 +60,14 @@ int train_main(int argc, char** argv) {
     return 0;
   }
   const std::string spec = o.str("model");
-  const bool from_file = ends_with(spec, ".model");
+  const bool from_file = ends_with(spec, ".model") || is_onnx_path(spec);  // NAME.onnx is imported
   const std::string base_name = from_file ? spec.substr(spec.find_last_of('/') + 1, std::string::npos) : spec.substr(0, spec.find(':'));
-  const std::string name = from_file ? base_name.substr(0, base_name.size() - 6) : base_name;
+  const std::string name = from_file ? base_name.substr(0, base_name.find_last_of('.')) : base_name;
 
   Model model;
   int image_size = o.integer("image-size", 0, 16384);
   if (from_file) {
-    model = load_model(spec);
+    model = load_model_any(spec);
     if (image_size == 0) image_size = model.input[1];
   }
   DataSpec ds;
