@@ -1,13 +1,13 @@
 // engine.h - the deploy path: a trim::Model turned into a fixed plan of kernel calls.
 //
-// Construction runs the passes (drop_dropout, fold_batchnorm), lowers every layer to a step,
-// fuses ReLU/ReLU6 into the step before it (fuse_activations), packs every weight once into the
-// layout its kernel streams (pack_weights), fuses depthwise layers with large outputs into the
-// pointwise layer that reads them (fuse_depthwise_pointwise), chains such pairs so the large
-// maps between them exist only a few rows at a time (chain_steps) and plans every buffer
-// (plan_buffers). run() then
-// allocates nothing: it converts the NCHW input to NHWC once, walks the steps on two ping-pong
-// activation buffers, and writes the logits.
+// Construction runs the passes (passes.h: drop_dropout, fold_batchnorm), lowers every layer to a
+// step (lower.h), fuses ReLU/ReLU6 into the step before it (fuse.h: fuse_activations), packs every
+// weight once into the layout its kernel streams (pack.h), fuses depthwise layers with large
+// outputs into the pointwise layer that reads them (fuse_depthwise_pointwise), chains such pairs
+// so the large maps between them exist only a few rows at a time (chain_steps) and plans every
+// buffer by value lifetime and the pieces threads claim (plan.h). run() then allocates nothing:
+// it converts the NCHW input to NHWC once, runs each step's pieces (ops.h) from and into the
+// buffers planned for it, and writes the logits.
 //
 // Activations inside the engine are NHWC with the channel stride rounded up to the kernel
 // table's channel_align (16 for AVX-512, 8 for AVX2, 4 for NEON), so every pixel starts on a
