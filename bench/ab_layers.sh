@@ -6,7 +6,7 @@
 #   cp build/bin/latency /tmp/latency_old; <change, rebuild>; bench/ab_layers.sh /tmp/latency_old build/bin/latency
 #
 # The two binaries take turns (ROUNDS rounds, default 5, of `latency MODEL --threads $THREADS
-# --runs 100 --layers` each; THREADS defaults to 1, MODEL to mobilenet_v1_1.0_224). Per step it prints the minimum over all
+# --runs 100 --layers` each; THREADS defaults to 1, MODEL to mobilenet_v1, i.e. alpha 1.0 at 224 px). Per step it prints the minimum over all
 # rounds of the per-step minimum (what the code can do when nothing disturbs it) and the mean of
 # the per-round CPU times (what it costs on average), each as new / old; then the sums.
 # Both binaries must print the same steps (same model, same engine passes).
@@ -14,7 +14,7 @@ set -euo pipefail
 [ $# -ge 2 ] || { sed -n 2,13p "$0"; exit 2; }
 old=$1 new=$2
 shift 2
-model=mobilenet_v1_1.0_224 rounds=5
+model=mobilenet_v1 rounds=5
 if [ $# -gt 0 ] && [ "$1" != "--" ]; then model=$1; shift; fi
 if [ $# -gt 0 ] && [ "$1" != "--" ]; then rounds=$1; shift; fi
 [ $# -gt 0 ] && [ "$1" = "--" ] && shift

@@ -6,11 +6,12 @@
 //
 //   latency                                  SICK-Net 1x28x28 and MobileNet V1 1.0/224
 //   latency runs/pruned/model.model --compare runs/dense/model.model
-//   latency mobilenet_v1_0.5_224 --threads 2 --runs 100 --json
+//   latency mobilenet_v1:alpha=0.5 --threads 2 --runs 100 --json
 #include <omp.h>
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <functional>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -24,6 +25,10 @@
 
 #include "framework/cli_options.h"
 #include "framework/engine/engine.h"
+#include "framework/json_writer.h"
+#include "framework/latency_stats.h"
+#include "framework/option_values.h"
+#include "framework/strings.h"
 #include "framework/model_file.h"
 #include "models/zoo.h"
 
@@ -31,53 +36,26 @@ namespace {
 
 using namespace trim;
 
-const char* kDefaultModels[] = {"sicknet", "mobilenet_v1_1.0_224"};
+const char* kDefaultModels[] = {"sicknet", "mobilenet_v1"};
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// A model file, or a built-in name: "sicknet" (1x28x28, 10 classes), "sicknet_<C>x<H>x<W>",
-// "mobilenet_v1_<alpha>_<resolution>" (3 channels, 1000 classes). Built-ins get random weights
-// from a fixed seed (latency does not depend on the values).
+// A model file, or a built-in model spec (models/zoo.h: "sicknet", "mobilenet_v1:alpha=0.5",
+// "dwpw:input=16x28x28", ...). Built-ins get random weights from a fixed seed (latency does not
+// depend on the values).
 Model load_any(const std::string& spec) {
   if (ends_with(spec, ".model")) return load_model(spec);
-  Model m;
-  if (spec == "sicknet") {
-    m = build_sicknet(1, 28, 28, 10);
-  } else if (spec.rfind("sicknet_", 0) == 0) {
-    int c = 0, h = 0, w = 0;
-    if (std::sscanf(spec.c_str() + 8, "%dx%dx%d", &c, &h, &w) != 3) throw Error("bad built-in model name '" + spec + "' (sicknet_<C>x<H>x<W>)");
-    m = build_sicknet(c, h, w, 10);
-  } else if (spec.rfind("mobilenet_v1_", 0) == 0) {
-    MobileNetV1Options o;
-    float alpha = 0;
-    int res = 0;
-    if (std::sscanf(spec.c_str() + 13, "%f_%d", &alpha, &res) != 2)
-      throw Error("bad built-in model name '" + spec + "' (mobilenet_v1_<alpha>_<resolution>, e.g. mobilenet_v1_0.5_224)");
-    o.alpha = alpha;
-    o.resolution = res;
-    o.small_input = res < 64;
-    m = build_mobilenet_v1(o);
-  } else if (spec.rfind("dwpw_", 0) == 0) {
-    // For channel-count sweeps: C x R x R input, 4 x (depthwise 3x3 + pointwise C -> C, each
-    // with BN + ReLU), global pool, linear 10.
-    int c = 0, r = 0;
-    if (std::sscanf(spec.c_str() + 5, "%d_%d", &c, &r) != 2 || c < 1 || r < 1)
-      throw Error("bad built-in model name '" + spec + "' (dwpw_<channels>_<resolution>)");
-    std::ostringstream d;
-    d << "[input]\nchannels=" << c << "\nheight=" << r << "\nwidth=" << r << "\n";
-    for (int b = 0; b < 4; ++b)
-      d << "[conv]\nfilters=" << c << "\nsize=3\npad=1\ngroups=" << c << "\nbias=0\n[batchnorm]\n[relu]\n"
-        << "[conv]\nfilters=" << c << "\nsize=1\nbias=0\n[batchnorm]\n[relu]\n";
-    d << "[globalavgpool]\n[flatten]\n[linear]\nout=10\n";
-    m = model_from_desc(d.str(), spec);
-  } else {
-    throw Error("'" + spec + "' is neither a .model file nor a built-in model (sicknet, sicknet_<C>x<H>x<W>, "
-                "mobilenet_v1_<alpha>_<res>, dwpw_<C>_<res>)");
-  }
+  Model m = build_model_spec(spec);
   m.init_params(1);
   return m;
+}
+
+// A file name for a spec written by --save: "mobilenet_v1:alpha=0.5" -> "mobilenet_v1_alpha0.5".
+std::string file_name_of(const std::string& spec) {
+  std::string n;
+  for (char c : spec) {
+    if (c == ':' || c == ',') n += '_';
+    else if (c != '=' && c != '/') n += c;
+  }
+  return n;
 }
 
 struct Bench {
@@ -102,38 +80,20 @@ struct Bench {
   }
 };
 
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const double pos = q * (v.size() - 1);
-  const size_t lo = static_cast<size_t>(pos);
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - lo);
-}
-
 double max_rss_mib() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return u.ru_maxrss / 1024.0;  // kilobytes on Linux
 }
 
-std::string json_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '"' || c == '\\') o += '\\';
-    o += c;
-  }
-  return o;
-}
-
-// Runs the benches in alternation (run i of each, then run i+1 of each) so a slow patch of the
-// shared machine hits every model alike.
+// Runs the benches in alternation (framework/latency_stats.h).
 void measure(std::vector<Bench*>& bs, int warmup, int runs) {
-  for (int i = 0; i < warmup; ++i)
-    for (auto* b : bs) b->once();
-  for (auto* b : bs) b->engine->reset_profile();
-  for (int i = 0; i < runs; ++i)
-    for (auto* b : bs) b->ms.push_back(b->once());
+  std::vector<std::function<void()>> fns;
+  for (auto* b : bs) fns.push_back([b] { b->engine->run(b->in.data(), b->out.data()); });
+  auto ms = time_interleaved(fns, warmup, runs, [&] {
+    for (auto* b : bs) b->engine->reset_profile();
+  });
+  for (size_t i = 0; i < bs.size(); ++i) bs[i]->ms = std::move(ms[i]);
 }
 
 void print_text(const Bench& b, bool layers) {
@@ -171,29 +131,55 @@ void print_text(const Bench& b, bool layers) {
   }
 }
 
-std::string json_of(const Bench& b, bool layers) {
+void json_fields(JsonWriter& j, const Bench& b, bool layers) {
   const InferenceEngine& e = *b.engine;
-  std::ostringstream o;
-  o.precision(6);
-  o << "{\"model\": \"" << json_escape(b.spec) << "\", \"isa\": \"" << e.isa() << "\", \"threads\": " << e.threads()
-    << ", \"input\": \"" << e.input_shape().str() << "\", \"macs\": " << e.macs() << ", \"params\": " << b.model.num_params()
-    << ", \"runs\": " << b.ms.size() << ", \"median_ms\": " << percentile(b.ms, 0.5) << ", \"p90_ms\": " << percentile(b.ms, 0.9)
-    << ", \"min_ms\": " << percentile(b.ms, 0.0)
-    << ", \"gflops\": " << 2.0 * e.macs() / (percentile(b.ms, 0.5) * 1e-3) * 1e-9
-    << ", \"weight_bytes\": " << e.weight_bytes() << ", \"buffer_bytes\": " << e.workspace_bytes()
-    << ", \"peak_rss_mib\": " << max_rss_mib();
+  const double med = percentile(b.ms, 0.5);
+  j.kv("model", b.spec);
+  j.kv("isa", e.isa());
+  j.kv("threads", e.threads());
+  j.kv("input", e.input_shape().str());
+  j.kv("macs", static_cast<int64_t>(e.macs()));
+  j.kv("params", static_cast<int64_t>(b.model.num_params()));
+  j.kv("runs", static_cast<int64_t>(b.ms.size()));
+  j.kv("median_ms", med);
+  j.kv("p90_ms", percentile(b.ms, 0.9));
+  j.kv("min_ms", percentile(b.ms, 0.0));
+  j.kv("gflops", 2.0 * static_cast<double>(e.macs()) / (med * 1e-3) * 1e-9);
+  j.kv("weight_bytes", static_cast<int64_t>(e.weight_bytes()));
+  j.kv("buffer_bytes", static_cast<int64_t>(e.workspace_bytes()));
+  j.kv("peak_rss_mib", max_rss_mib());
   if (layers) {
-    o << ", \"layers\": [";
-    for (size_t i = 0; i < e.steps().size(); ++i) {
-      const auto& s = e.steps()[i];
-      o << (i ? ", " : "") << "{\"name\": \"" << json_escape(s.name) << "\", \"kind\": \"" << s.kind << "\", \"macs\": " << s.macs
-        << ", \"ms\": " << (s.runs ? s.seconds / s.runs * 1e3 : 0) << ", \"min_ms\": " << s.min_seconds * 1e3
-        << ", \"cpu_ms\": " << (s.runs ? s.cpu_seconds / s.runs * 1e3 : 0) << "}";
+    j.key("layers");
+    j.begin_array();
+    for (const auto& s : e.steps()) {
+      j.begin_object();
+      j.kv("name", s.name);
+      j.kv("kind", s.kind);
+      j.kv("macs", static_cast<int64_t>(s.macs));
+      j.kv("ms", s.runs ? s.seconds / s.runs * 1e3 : 0.0);
+      j.kv("min_ms", s.min_seconds * 1e3);
+      j.kv("cpu_ms", s.runs ? s.cpu_seconds / s.runs * 1e3 : 0.0);
+      j.end_object();
     }
-    o << "]";
+    j.end_array();
   }
-  o << "}";
-  return o.str();
+}
+
+// One line of JSON; with `base`, the comparison model and the speedup over it.
+std::string json_of(const Bench& b, bool layers, const Bench* base = nullptr) {
+  JsonWriter j(false);
+  j.begin_object();
+  json_fields(j, b, layers);
+  if (base) {
+    j.key("compare");
+    j.begin_object();
+    json_fields(j, *base, false);
+    j.end_object();
+    j.kv("speedup", percentile(base->ms, 0.5) / percentile(b.ms, 0.5));
+    j.kv("mac_ratio", static_cast<double>(base->engine->macs()) / static_cast<double>(b.engine->macs()));
+  }
+  j.end_object();
+  return j.str();
 }
 
 double process_cpu_ms() {
@@ -246,7 +232,7 @@ int serve(Bench& b) {
       for (size_t i = 0; i < b.out.size(); ++i) std::printf("%s%.7g", i ? ", " : "", b.out[i]);
       std::printf("]}\n");
     } else {
-      std::printf("{\"error\": \"unknown command '%s' (run N | input FILE | output | quit)\"}\n", json_escape(cmd).c_str());
+      std::printf("{\"error\": %s}\n", json_quote("unknown command '" + cmd + "' (run N | input FILE | output | quit)").c_str());
     }
     std::fflush(stdout);
   }
@@ -255,9 +241,9 @@ int serve(Bench& b) {
 
 int body(int argc, char** argv) {
   CliOptions cli("latency",
-                 "Inference latency at batch 1. MODEL: a .model file or a built-in name (sicknet, sicknet_<C>x<H>x<W>,\n"
-                 "mobilenet_v1_<alpha>_<res>, dwpw_<C>_<res>); none: sicknet and mobilenet_v1_1.0_224 with random weights.\n"
+                 "Inference latency at batch 1 of each MODEL (none: sicknet and mobilenet_v1 with random weights).\n"
                  "TRIM_ISA=ref|avx2|avx512|neon forces a kernel path.");
+  cli.positional_args("MODEL...", "a NAME.model file or a built-in model spec: " + model_spec_help());
   cli.option("threads", "1", "OpenMP threads per inference");
   cli.option("warmup", "10", "untimed runs first");
   cli.option("runs", "50", "timed runs");
@@ -276,17 +262,17 @@ int body(int argc, char** argv) {
   std::vector<std::string> specs = cli.positional();
   if (specs.empty()) specs.assign(std::begin(kDefaultModels), std::end(kDefaultModels));
   EngineOptions o;
-  o.threads = std::max(1, cli.integer("threads"));
+  o.threads = cli.integer("threads", 1, kMaxThreads);
   o.profile = cli.on("layers");
-  o.fuse_min_bytes = static_cast<size_t>(std::max(0, cli.integer("fuse-min-kb"))) << 10;
-  const int warmup = std::max(0, cli.integer("warmup")), runs = std::max(1, cli.integer("runs"));
+  o.fuse_min_bytes = static_cast<size_t>(cli.integer("fuse-min-kb", 0, 1 << 20)) << 10;
+  const int warmup = cli.integer("warmup", 0, 1000000), runs = cli.integer("runs", 1, 10000000);
 
   if (cli.given("save")) {
     for (const auto& s : specs) {
       Model m = load_any(s);
-      std::string name = s;
-      if (ends_with(name, ".model")) name = name.substr(name.find_last_of('/') + 1, name.size() - name.find_last_of('/') - 7);
-      save_model(m, cli.str("save") + "/" + name + ".model");
+      std::string name = file_name_of(s);
+      if (ends_with(s, ".model")) name = s.substr(s.find_last_of('/') + 1, s.size() - s.find_last_of('/') - 7);
+      save_model(m, cli.output_path("save") + "/" + name + ".model");
       std::printf("%s/%s.model\n", cli.str("save").c_str(), name.c_str());
     }
     return 0;
@@ -329,14 +315,7 @@ int body(int argc, char** argv) {
     }
     measure(group, warmup, runs);
     if (cli.on("json")) {
-      std::string j = json_of(b, cli.on("layers"));
-      if (base) {
-        const double sp = percentile(base->ms, 0.5) / percentile(b.ms, 0.5);
-        j.pop_back();
-        j += ", \"compare\": " + json_of(*base, false) + ", \"speedup\": " + std::to_string(sp) +
-             ", \"mac_ratio\": " + std::to_string(double(base->engine->macs()) / b.engine->macs()) + "}";
-      }
-      std::printf("%s\n", j.c_str());
+      std::printf("%s\n", json_of(b, cli.on("layers"), base.get()).c_str());
     } else {
       if (!first) std::printf("\n");
       print_text(b, cli.on("layers"));

@@ -9,6 +9,7 @@
 // two builds of a layer where wall time cannot. (With several threads it also counts the time
 // threads spin at barriers.)
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -22,6 +23,7 @@
 #include "framework/cli_options.h"
 #include "framework/model_file.h"
 #include "framework/optimizer.h"
+#include "framework/strings.h"
 #include "framework/threads.h"
 #include "framework/train_step.h"
 #include "models/zoo.h"
@@ -52,9 +54,7 @@ double median(std::vector<double> v) {
 
 int step_main(int argc, char** argv) {
   CliOptions o("train_step", "Time training steps (forward + backward + SGD update) of a model.");
-  o.option("model", "sicknet", "built-in model name or NAME.model");
-  o.option("input", "1,28,28", "input C,H,W for built-in models");
-  o.option("classes", "10", "classes for built-in models");
+  o.option("model", "sicknet", "NAME.model, or a built-in model spec: " + model_spec_help());
   o.option("batch", "64", "batch size");
   o.option("threads", "0", "threads (0: all cores)");
   o.option("warmup", "3", "warm-up steps");
@@ -67,24 +67,21 @@ int step_main(int argc, char** argv) {
   }
   std::string spec = o.str("model");
   Model m;
-  if (spec.size() > 6 && spec.substr(spec.size() - 6) == ".model") {
+  if (ends_with(spec, ".model")) {
     // A description without weights is fine for timing: random initialisation.
-    std::ifstream weights(weights_path_for(spec));
-    if (weights) {
+    if (::access(weights_path_for(spec).c_str(), F_OK) == 0) {
       m = load_model(spec);
     } else {
       m = model_from_desc(read_file(spec), spec);
       m.init_params(1);
     }
   } else {
-    auto in = o.int_list("input");
-    if (in.size() != 3) throw Error("--input must be C,H,W");
-    m = build_model_by_name(spec, in[0], in[1], in[2], o.integer("classes"));
+    m = build_model_spec(spec);  // models/zoo.h: e.g. sicknet:input=3x64x64,classes=3
     m.init_params(1);
   }
   use_cpu_time = o.on("cpu-time");
-  ThreadScope ts(o.integer("threads"));
-  const int n = o.integer("batch");
+  ThreadScope ts(o.threads("threads"));
+  const int n = o.integer("batch", 1, 65536);
   Tensor x(Shape{n, m.input[0], m.input[1], m.input[2]}), dlogits;
   std::mt19937_64 rng(1);
   std::normal_distribution<float> nd;
@@ -97,7 +94,7 @@ int step_main(int argc, char** argv) {
   ctx.workspace = &ws;
   ctx.rng = &rng;
   Sgd sgd(m, SgdOptions());
-  const int warm = o.integer("warmup"), runs = o.integer("runs");
+  const int warm = o.integer("warmup", 0, 1000000), runs = o.integer("runs", 1, 1000000);
   const size_t L = m.layers.size();
   // Per step of Model::forward/backward (one layer, or a fused BN + ReLU pair, timed as its
   // first layer): the same code path training takes.

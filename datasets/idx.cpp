@@ -1,5 +1,7 @@
 #include "datasets/idx.h"
 
+#include "framework/file_io.h"
+
 #include <zlib.h>
 
 #include <cmath>
@@ -72,9 +74,7 @@ bool file_exists(const std::string& p) {
 }  // namespace
 
 std::string read_maybe_gzip(const std::string& path) {
-  std::ifstream probe(path, std::ios::binary);
-  if (!probe) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
-  probe.close();
+  require_regular_file(path, "IDX file");  // gzopen would block on a FIFO, read a device forever
   gzFile f = gzopen(path.c_str(), "rb");  // reads plain files transparently too
   if (!f) throw Error(path + ": cannot open");
   std::string out;

@@ -1,5 +1,7 @@
 #include "datasets/image_cache.h"
 
+#include "framework/file_io.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -105,10 +107,11 @@ std::shared_ptr<const ImageCache> ImageCache::open(const std::string& path, cons
 
 std::shared_ptr<ImageCache> ImageCache::map_file(const std::string& path, const std::vector<std::string>& files,
                                                  int channels, int shorter) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  require_regular_file(path, "image cache");
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) throw Error(path + ": cannot open image cache (" + std::strerror(errno) + ")");
   struct stat st;
-  if (::fstat(fd, &st) != 0 || st.st_size < static_cast<off_t>(kHeaderBytes)) {
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < static_cast<off_t>(kHeaderBytes)) {
     ::close(fd);
     throw Error(path + ": not an image cache (too short)");
   }

@@ -1,10 +1,13 @@
 #include "datasets/layouts.h"
 
+#include "framework/file_io.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <map>
 #include <random>
 #include <set>
@@ -27,8 +30,7 @@ bool is_file(const fs::path& p) {
 std::string join(const fs::path& a, const std::string& b) { return (a / b).string(); }
 
 std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open");
+  std::istringstream in(read_file(path));  // a regular file, or an Error naming the path
   std::vector<std::string> lines;
   std::string line;
   while (std::getline(in, line)) {

@@ -23,4 +23,6 @@ std::string percent(double fraction) {
   return b;
 }
 
+std::string percent(const std::optional<double>& fraction) { return fraction ? percent(*fraction) : "-"; }
+
 }  // namespace trim

@@ -3,6 +3,7 @@
 // trims and formats the same way.
 #pragma once
 
+#include <optional>
 #include <string>
 
 namespace trim {
@@ -15,5 +16,7 @@ std::string trim_ws(const std::string& s);
 
 // A fraction in [0, 1] as a percentage with two decimals: 0.9248 -> "92.48%".
 std::string percent(double fraction);
+// The same, or "-" for a figure that was not measured.
+std::string percent(const std::optional<double>& fraction);
 
 }  // namespace trim

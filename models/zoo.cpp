@@ -1,9 +1,11 @@
 #include "models/zoo.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
 #include "framework/model_file.h"
+#include "framework/option_values.h"
 
 namespace trim {
 
@@ -88,44 +90,139 @@ Model build_mobilenet_v1(const MobileNetV1Options& opt) {
   return model_from_desc(mobilenet_v1_desc(opt), "<mobilenet_v1>");
 }
 
-Model build_model_by_name(const std::string& spec, int channels, int height, int width, int classes) {
-  std::string name = spec, args;
-  size_t colon = spec.find(':');
-  if (colon != std::string::npos) {
-    name = spec.substr(0, colon);
-    args = spec.substr(colon + 1);
+namespace {
+
+const std::vector<std::pair<std::string, std::vector<std::string>>>& spec_keys() {
+  static const std::vector<std::pair<std::string, std::vector<std::string>>> k = {
+      {"sicknet", {"input", "classes"}},
+      {"mobilenet_v1", {"input", "classes", "alpha", "small", "relu6", "dropout"}},
+      {"dwpw", {"input", "classes", "blocks"}}};
+  return k;
+}
+
+Shape parse_input(const std::string& v, const std::string& where) {
+  std::vector<int> d;
+  size_t pos = 0;
+  for (int i = 0; i < 3; ++i) {
+    const size_t x = i < 2 ? v.find('x', pos) : v.size();
+    if (x == std::string::npos) throw Error(where + ": bad value '" + v + "' (expected CxHxW, e.g. 3x224x224)");
+    d.push_back(static_cast<int>(parse_int_in(v.substr(pos, x - pos), where, 1, i == 0 ? 4096 : 16384)));
+    pos = x + 1;
   }
-  if (name == "sicknet") {
-    if (!args.empty()) throw Error("model 'sicknet' takes no options, got '" + args + "'");
-    return build_sicknet(channels, height, width, classes);
+  return Shape(d);
+}
+
+std::string shape_text(const Shape& s) {
+  return std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" + std::to_string(s[2]);
+}
+
+// 4 x (depthwise 3x3 + pointwise C -> C, each with BN + ReLU), global pool, linear.
+std::string dwpw_desc(const Shape& in, int classes, int blocks) {
+  std::ostringstream d;
+  const int c = in[0];
+  d << "[input]\nchannels=" << c << "\nheight=" << in[1] << "\nwidth=" << in[2] << "\n";
+  for (int b = 0; b < blocks; ++b)
+    d << "[conv]\nfilters=" << c << "\nsize=3\npad=1\ngroups=" << c << "\nbias=0\n[batchnorm]\n[relu]\n"
+      << "[conv]\nfilters=" << c << "\nsize=1\nbias=0\n[batchnorm]\n[relu]\n";
+  d << "[globalavgpool]\n[flatten]\n[linear]\nout=" << classes << "\n";
+  return d.str();
+}
+
+}  // namespace
+
+const std::string* ModelSpec::find(const std::string& key) const {
+  for (const auto& kv : keys)
+    if (kv.first == key) return &kv.second;
+  return nullptr;
+}
+
+std::string model_spec_help() {
+  return "NAME[:key=value,...]; NAME sicknet | mobilenet_v1 | dwpw; keys input=CxHxW, classes=N (all), "
+         "alpha, small, relu6, dropout (mobilenet_v1), blocks (dwpw); e.g. mobilenet_v1:alpha=0.5,input=3x224x224";
+}
+
+ModelSpec parse_model_spec(const std::string& spec) {
+  ModelSpec m;
+  const size_t colon = spec.find(':');
+  m.name = spec.substr(0, colon);
+  const std::vector<std::string>* known = nullptr;
+  std::string names;
+  for (const auto& k : spec_keys()) {
+    if (k.first == m.name) known = &k.second;
+    names += (names.empty() ? "" : ", ") + k.first;
   }
-  if (name == "mobilenet_v1") {
-    MobileNetV1Options o;
-    o.channels = channels;
-    o.resolution = height;
-    o.classes = classes;
-    if (height != width) throw Error("mobilenet_v1 needs a square input, got " + std::to_string(height) + "x" + std::to_string(width));
-    o.small_input = height < 64;
-    o.alpha = height < 64 ? 0.5f : 1.0f;  // the Fashion-MNIST default is 0.5, small input
-    std::stringstream ss(args);
-    std::string kv;
-    while (std::getline(ss, kv, ',')) {
-      if (kv.empty()) continue;
-      size_t eq = kv.find('=');
-      std::string k = kv.substr(0, eq), v = eq == std::string::npos ? "" : kv.substr(eq + 1);
-      try {
-        if (k == "alpha") o.alpha = std::stof(v);
-        else if (k == "small") o.small_input = std::stoi(v) != 0;
-        else if (k == "relu6") o.relu6 = std::stoi(v) != 0;
-        else if (k == "dropout") o.dropout = std::stof(v);
-        else throw Error("mobilenet_v1: unknown option '" + k + "' (known: alpha, small, relu6, dropout)");
-      } catch (const std::logic_error&) {
-        throw Error("mobilenet_v1: bad value for option '" + k + "': '" + v + "'");
-      }
+  if (!known) throw Error("unknown model '" + m.name + "' in '" + spec + "' (known: " + names + "; syntax " + model_spec_help() + ")");
+  if (colon == std::string::npos) return m;
+  if (colon + 1 == spec.size()) throw Error("model '" + spec + "': expected key=value after ':'");
+  std::stringstream ss(spec.substr(colon + 1));
+  std::string kv;
+  while (std::getline(ss, kv, ',')) {
+    const size_t eq = kv.find('=');
+    const std::string k = kv.substr(0, eq), v = eq == std::string::npos ? "" : kv.substr(eq + 1);
+    const std::string where = "model '" + spec + "': " + k;
+    if (eq == std::string::npos || k.empty()) throw Error("model '" + spec + "': expected key=value, got '" + kv + "'");
+    if (std::find(known->begin(), known->end(), k) == known->end()) {
+      std::string list;
+      for (const auto& x : *known) list += (list.empty() ? "" : ", ") + x;
+      throw Error(where + ": unknown key (" + m.name + " knows " + list + ")");
     }
-    return build_mobilenet_v1(o);
+    if (m.find(k)) throw Error(where + ": given twice");
+    if (k == "input") parse_input(v, where);
+    else if (k == "classes") parse_int_in(v, where, 1, 100000);
+    else if (k == "alpha") parse_double_in(v, where, 0, 4, true, false);
+    else if (k == "small" || k == "relu6") parse_bool(v, where);
+    else if (k == "dropout") parse_double_in(v, where, 0, 1, false, true);
+    else if (k == "blocks") parse_int_in(v, where, 1, 64);
+    m.keys.emplace_back(k, v);
   }
-  throw Error("unknown model '" + name + "' (known: sicknet, mobilenet_v1[:alpha=0.5,small=1,relu6=1,dropout=0.2])");
+  return m;
+}
+
+Model build_model_spec(const std::string& text, const Shape& given_input, int given_classes) {
+  const ModelSpec spec = parse_model_spec(text);
+  Shape input = given_input;
+  int classes = given_classes;
+  if (const std::string* v = spec.find("input")) {
+    const Shape s = parse_input(*v, "model '" + text + "': input");
+    if (input.rank() == 3 && s != input)
+      throw Error("model '" + text + "': input=" + *v + " but the data set's samples are " + shape_text(input));
+    input = s;
+  }
+  if (const std::string* v = spec.find("classes")) {
+    const int n = static_cast<int>(parse_int_in(*v, "model '" + text + "': classes", 1, 100000));
+    if (classes > 0 && n != classes)
+      throw Error("model '" + text + "': classes=" + *v + " but the data set has " + std::to_string(classes));
+    classes = n;
+  }
+  if (spec.name == "sicknet") {
+    if (input.rank() != 3) input = Shape{1, 28, 28};
+    return build_sicknet(input[0], input[1], input[2], classes > 0 ? classes : 10);
+  }
+  if (spec.name == "dwpw") {
+    if (input.rank() != 3) throw Error("model '" + text + "': dwpw needs input=CxHxW");
+    const std::string* b = spec.find("blocks");
+    return model_from_desc(dwpw_desc(input, classes > 0 ? classes : 10, b ? std::stoi(*b) : 4), text);
+  }
+  MobileNetV1Options o;
+  if (input.rank() != 3) input = Shape{3, 224, 224};
+  if (input[1] != input[2])
+    throw Error("model '" + text + "': mobilenet_v1 needs a square input, got " + shape_text(input));
+  o.channels = input[0];
+  o.resolution = input[1];
+  o.classes = classes > 0 ? classes : 1000;
+  o.small_input = o.resolution < 64;
+  o.alpha = o.resolution < 64 ? 0.5f : 1.0f;  // the Fashion-MNIST default is 0.5, small input
+  const std::string where = "model '" + text + "': ";
+  if (const std::string* v = spec.find("alpha")) o.alpha = static_cast<float>(parse_double_in(*v, where + "alpha", 0, 4, true));
+  if (const std::string* v = spec.find("small")) o.small_input = parse_bool(*v, where + "small");
+  if (const std::string* v = spec.find("relu6")) o.relu6 = parse_bool(*v, where + "relu6");
+  if (const std::string* v = spec.find("dropout"))
+    o.dropout = static_cast<float>(parse_double_in(*v, where + "dropout", 0, 1, false, true));
+  return build_mobilenet_v1(o);
+}
+
+Model build_model_by_name(const std::string& spec, int channels, int height, int width, int classes) {
+  return build_model_spec(spec, Shape{channels, height, width}, classes);
 }
 
 }  // namespace trim

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "framework/model.h"
 
@@ -31,8 +33,26 @@ struct MobileNetV1Options {
 std::string mobilenet_v1_desc(const MobileNetV1Options& opt);
 Model build_mobilenet_v1(const MobileNetV1Options& opt);
 
-// By name, for the tools: "sicknet", "mobilenet_v1" (options from the string
-// "mobilenet_v1:alpha=0.5,small=1" too). Unknown name: Error listing the known ones.
+// Model specs: the one syntax every tool and benchmark takes for a built-in model,
+//   NAME[:key=value,...]
+// NAME: sicknet | mobilenet_v1 | dwpw (4 x depthwise 3x3 + pointwise C -> C, for sweeps).
+// Keys: input=CxHxW and classes=N (all models), alpha=(0,4], small=0|1, relu6=0|1,
+// dropout=[0,1) (mobilenet_v1), blocks=N (dwpw). E.g. "mobilenet_v1:alpha=0.5,input=3x224x224",
+// "sicknet:input=3x64x64,classes=3", "dwpw:input=16x28x28". A key given twice, an unknown key or
+// a bad value (NaN, out of range) is an Error naming the spec and the key.
+struct ModelSpec {
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> keys;  // as given, values checked
+  const std::string* find(const std::string& key) const;
+};
+ModelSpec parse_model_spec(const std::string& spec);
+std::string model_spec_help();  // the syntax, for --help
+
+// Builds a spec. `input` and `classes` are what the data set gives (tools/train); a spec's own
+// input= / classes= must then agree. Without them (benchmarks), each model's own defaults:
+// sicknet 1x28x28 and 10 classes, mobilenet_v1 3x224x224 and 1000, dwpw needs input=.
+// mobilenet_v1's alpha defaults to 0.5 and small to 1 below 64 px (the Fashion-MNIST variant).
+Model build_model_spec(const std::string& spec, const Shape& input = Shape(), int classes = 0);
 Model build_model_by_name(const std::string& spec, int channels, int height, int width, int classes);
 
 }  // namespace trim

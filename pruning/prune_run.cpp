@@ -47,8 +47,7 @@ std::optional<double> top1(Model& m, Batcher* src, int threads) {
   return evaluate(m, *src, threads).top1;
 }
 
-// "92.48%", or "-" for a split the data set does not have.
-std::string pct(const std::optional<double>& a) { return a ? percent(*a) : "-"; }
+
 
 // Every fine-tuning checkpoints into its own folder, <output>/finetune-<round...>, so that a
 // killed run continued with --resume picks each one up where it stopped (finished ones return at
@@ -167,7 +166,7 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
   rep.dense.val_acc = top1(dense, val.get(), cfg.threads);
   rep.dense.test_acc = top1(dense, test.get(), cfg.threads);
   say(cfg, "dense model: " + std::to_string(rep.dense.macs) + " MACs, " + std::to_string(rep.dense.params) +
-               " parameters, val " + pct(rep.dense.val_acc) + ", test " + pct(rep.dense.test_acc));
+               " parameters, val " + percent(rep.dense.val_acc) + ", test " + percent(rep.dense.test_acc));
 
   SampleSet scan_data;
   if (cfg.mode == "t_sensitive") scan_data = load_samples(*data.val, static_cast<size_t>(cfg.scan_samples));
@@ -243,7 +242,7 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
       const double val_pruned = top1(pruned, val.get(), cfg.threads).value();
       rr.val_before_finetune = val_pruned;
       say(cfg, atag + ": " + std::to_string(current.macs()) + " -> " + std::to_string(pruned.macs()) +
-                   " MACs, val before fine-tuning " + pct(rr.val_before_finetune));
+                   " MACs, val before fine-tuning " + percent(rr.val_before_finetune));
       double val_now = val_pruned;
       if (cfg.finetune.schedule.epochs > 0) {
         auto t0 = std::chrono::steady_clock::now();
@@ -266,7 +265,7 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
         std::snprintf(b, sizeof b, "val drop %.2f points > total_threshold %.2f", val_drop, cfg.total_threshold);
         rr.note = rr.note.empty() ? std::string(b) : std::string(b) + "; " + rr.note;
       }
-      say(cfg, atag + ": after fine-tuning val " + pct(rr.pruned.val_acc) + ", test " + pct(rr.pruned.test_acc) +
+      say(cfg, atag + ": after fine-tuning val " + percent(rr.pruned.val_acc) + ", test " + percent(rr.pruned.test_acc) +
                    (rr.accepted ? "" : " -- rejected (" + rr.note + ")"));
       rr.has_model = true;
       save_model(pruned, dir + "round" + std::to_string(round) +
@@ -293,7 +292,7 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
         finetune_unless_worse(final_model, rep.final_val_before.value(), data, val.get(), cfg, cfg.final_epochs,
                               cfg.final_lr > 0 ? cfg.final_lr : cfg.finetune.schedule.base_lr, cfg.seed + 999983u, "finetune final");
     rep.final_model.test_acc = top1(final_model, test.get(), cfg.threads);
-    say(cfg, "final fine-tuning: val " + pct(rep.final_model.val_acc) + ", test " + pct(rep.final_model.test_acc));
+    say(cfg, "final fine-tuning: val " + percent(rep.final_model.val_acc) + ", test " + percent(rep.final_model.test_acc));
   }
   save_model(final_model, dir + PruneOutputs::model);
 

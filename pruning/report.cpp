@@ -51,7 +51,6 @@ void figures(JsonWriter& j, const std::string& name, const ModelFigures& f) {
   j.end_object();
 }
 
-std::string pct(const Opt& a) { return a ? percent(*a) : "-"; }
 std::string fixed(const Opt& v, int prec) {
   if (!v || !std::isfinite(*v)) return "-";
   std::ostringstream s;
@@ -140,7 +139,7 @@ std::string report_json(const PruneReport& r) {
 
 std::string report_summary(const PruneReport& r) {
   std::ostringstream s;
-  s << "test accuracy " << pct(r.dense.test_acc) << " dense -> " << pct(r.final_model.test_acc) << " pruned";
+  s << "test accuracy " << percent(r.dense.test_acc) << " dense -> " << percent(r.final_model.test_acc) << " pruned";
   if (const Opt drop = r.test_drop_points())
     s << " (" << std::showpos << std::fixed << std::setprecision(2) << -*drop << std::noshowpos << " points)";
   s << ", MACs " << millions(r.dense.macs) << " -> " << millions(r.final_model.macs) << " (x"
@@ -154,7 +153,7 @@ std::string report_comparison(const PruneReport& r) {
   s << "| model | test accuracy | parameters | MACs | latency (ms, batch 1) | speedup |\n";
   s << "|---|---:|---:|---:|---:|---:|\n";
   auto row = [&](const std::string& name, const ModelFigures& f) {
-    s << "| " << name << " | " << pct(f.test_acc) << " | " << thousands(f.params) << " | " << millions(f.macs)
+    s << "| " << name << " | " << percent(f.test_acc) << " | " << thousands(f.params) << " | " << millions(f.macs)
       << " | " << fixed(f.latency_ms, 3) << " | "
       << speedup_of(r.dense, f) << " |\n";
   };
@@ -182,8 +181,8 @@ std::string report_table(const PruneReport& r) {
   auto row = [&](const std::string& name, const Opt& T, const ModelFigures& f, const Opt& val_before,
                  const std::string& note) {
     s << std::left << std::setw(10) << name << std::right << std::setw(6) << fixed(T, 2)
-      << std::setw(11) << millions(f.macs) << std::setw(10) << thousands(f.params) << std::setw(12) << pct(val_before)
-      << std::setw(10) << pct(f.val_acc) << std::setw(10) << pct(f.test_acc) << std::setw(12) << fixed(f.latency_ms, 3)
+      << std::setw(11) << millions(f.macs) << std::setw(10) << thousands(f.params) << std::setw(12) << percent(val_before)
+      << std::setw(10) << percent(f.val_acc) << std::setw(10) << percent(f.test_acc) << std::setw(12) << fixed(f.latency_ms, 3)
       << std::setw(9) << speedup_of(r.dense, f) << "  " << note << "\n";
   };
   row("dense", std::nullopt, r.dense, std::nullopt, "");
@@ -233,7 +232,7 @@ std::string report_table(const PruneReport& r) {
     s << "round " << rd.round << (rd.attempt > 1 ? " attempt " + std::to_string(rd.attempt) : "")
       << (rd.accepted ? "" : " (rejected)");
     if (r.mode == "t_sensitive")
-      s << ": T = " << rd.threshold << " points, scan base accuracy " << pct(rd.scan_base_acc) << " ("
+      s << ": T = " << rd.threshold << " points, scan base accuracy " << percent(rd.scan_base_acc) << " ("
         << fixed(rd.scan_seconds, 1) << " s)";
     s << ", fine-tuning " << fixed(rd.finetune_seconds, 1) << " s\n";
     s << "  " << std::left << std::setw(14) << "layer" << std::setw(22) << "criterion" << std::right << std::setw(8)

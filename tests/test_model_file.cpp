@@ -296,6 +296,39 @@ TEST(WriteFileAtomic, UnwritableFolderIsAnErrorAndKeepsNothing) {
   EXPECT_NE(e.find("/nonexistent-dir/x.weights"), std::string::npos) << e;
 }
 
+TEST(ModelSpec, OneSyntaxForEveryBuiltInModel) {
+  EXPECT_EQ(build_model_spec("sicknet").input, (Shape{1, 28, 28}));
+  EXPECT_EQ(build_model_spec("sicknet:input=3x64x64,classes=3").classes(), 3);
+  Model mb = build_model_spec("mobilenet_v1:alpha=0.5");
+  EXPECT_EQ(mb.input, (Shape{3, 224, 224}));
+  EXPECT_EQ(mb.classes(), 1000);
+  MobileNetV1Options half;
+  half.alpha = 0.5f;
+  EXPECT_EQ(mb.macs(), build_mobilenet_v1(half).macs());
+  Model dw = build_model_spec("dwpw:input=16x28x28,blocks=2");
+  EXPECT_EQ(dw.input, (Shape{16, 28, 28}));
+  // The tools' form: the data set gives shape and classes; the spec may repeat, not contradict, them.
+  EXPECT_EQ(build_model_by_name("mobilenet_v1", 1, 28, 28, 10).macs(), build_model_spec("mobilenet_v1:input=1x28x28,classes=10").macs());
+  struct Bad {
+    const char* spec;
+    const char* says;
+  };
+  for (const Bad& b : {Bad{"resnet", "unknown model 'resnet'"}, Bad{"mobilenet_v1:alpha=nan", "alpha: bad value 'nan'"},
+                       Bad{"mobilenet_v1:alpha=inf", "alpha: bad value 'inf'"}, Bad{"mobilenet_v1:alpha=0", "out of range"},
+                       Bad{"mobilenet_v1:alpha=0.5,alpha=1", "alpha: given twice"},
+                       Bad{"mobilenet_v1:width=2", "width: unknown key"}, Bad{"sicknet:alpha=1", "alpha: unknown key"},
+                       Bad{"sicknet:input=3x64", "expected CxHxW"}, Bad{"sicknet:input=0x28x28", "out of range"},
+                       Bad{"sicknet:classes=-1", "out of range"}, Bad{"mobilenet_v1:small=2", "bad value '2'"},
+                       Bad{"mobilenet_v1:dropout=1", "out of range"}, Bad{"mobilenet_v1:input=3x32x64", "square input"},
+                       Bad{"dwpw", "needs input"}, Bad{"sicknet:", "expected key=value"}, Bad{"mobilenet_v1_1.0_224", "unknown model"}})
+    EXPECT_NE(error_of([&] { build_model_spec(b.spec); }).find(b.says), std::string::npos)
+        << b.spec << ": " << error_of([&] { build_model_spec(b.spec); });
+  EXPECT_NE(error_of([] { build_model_by_name("sicknet:classes=3", 1, 28, 28, 10); }).find("the data set has 10"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { build_model_by_name("sicknet:input=3x28x28", 1, 28, 28, 10); }).find("samples are 1x28x28"),
+            std::string::npos);
+}
+
 TEST(Zoo, ShippedDescriptionsMatchTheBuilders) {
   // models/*.model are what the builders produce for Fashion-MNIST; keep them in sync.
   EXPECT_EQ(read_file(std::string(TRIM_SOURCE_DIR) + "/models/sicknet.model"), sicknet_desc(1, 28, 28, 10));

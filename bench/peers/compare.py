@@ -28,7 +28,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-DEFAULT_MODELS = ["mobilenet_v1_1.0_224", "mobilenet_v1_0.5_224", "mobilenet_v1_0.25_224", "sicknet"]
+DEFAULT_MODELS = ["mobilenet_v1", "mobilenet_v1:alpha=0.5", "mobilenet_v1:alpha=0.25", "sicknet"]  # model specs (models/zoo.h)
 
 
 class Worker:
