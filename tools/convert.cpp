@@ -22,6 +22,7 @@ using namespace trim;
 
 namespace {
 
+#ifdef TRIM_HAVE_ONNX
 std::string stem(const std::string& p) {
   const size_t dot = p.find_last_of('.'), slash = p.find_last_of('/');
   return dot != std::string::npos && (slash == std::string::npos || dot > slash) ? p.substr(0, dot) : p;
@@ -38,6 +39,7 @@ std::vector<std::string> read_classes(const std::string& path) {
   if (names.empty()) throw Error(path + ": no class names (one per line)");
   return names;
 }
+#endif
 
 int convert_main(int argc, char** argv) {
   CliOptions o("convert", "Convert a model between trim's format (NAME.model) and ONNX (NAME.onnx); the extensions say which way.");
