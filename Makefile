@@ -7,6 +7,7 @@
 #   make demo                      train, prune, fine-tune, compare: the whole pipeline
 #   make arm                       cross-build static aarch64 tools and bench/latency
 #   make test SANITIZE=1           the test suite under AddressSanitizer + UBSan (build-sanitize/)
+#   make test TSAN=1               the threaded tests under ThreadSanitizer (build-tsan/, clang-14)
 #   make fuzz FUZZ_SECONDS=600     every parser fuzzed with libFuzzer for that long (fuzz/run.sh)
 #   make deps-peers                node + onnxruntime-node for bench/peers and the ONNX Runtime test
 #
@@ -26,6 +27,22 @@ DEB_PACKAGES = cmake g++ make libopenblas-dev libstb-dev libgtest-dev libbenchma
 # python3-torch: the tests that build networks in PyTorch and export them to ONNX (test_onnx_torch).
 DEB_ARM_PACKAGES = g++-aarch64-linux-gnu qemu-user
 DEB_FUZZ_PACKAGES = clang-14 libclang-rt-14-dev libomp-14-dev
+
+# ThreadSanitizer (docs/hardening.md): the threaded tests only, built by clang-14 so that OpenMP is
+# LLVM's libomp, which tells TSAN about its barriers and locks (libgomp does not: every parallel
+# region would be a false report). Needs clang-14 and libomp-14-dev (in the fuzz packages).
+TSAN ?= 0
+TSAN_TESTS ?= test_engine|test_determinism|test_batcher|test_train_e2e|test_optimizer|test_layers_conv
+ifeq ($(TSAN),1)
+  BUILD := build-tsan
+  CMAKE_FLAGS += -DTRIM_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-14 \
+    -DCMAKE_CXX_COMPILER=clang++-14 -DTRIM_TEST_FILTER='$(TSAN_TESTS)'
+  BUILD_TARGETS = $(shell ls tests | sed -n 's/\.cpp$$//p' | grep -E '$(TSAN_TESTS)')
+  # A report fails the test (exitcode 66); the OpenMP runtime's own (uninstrumented) accesses and
+  # OpenBLAS's pthreads are left out, as libomp asks; the engine's worker pool runs 2 threads.
+  export TSAN_OPTIONS ?= ignore_noninstrumented_modules=1 halt_on_error=1 second_deadlock_stack=1
+  export OPENBLAS_NUM_THREADS ?= 1
+endif
 
 ifeq ($(SANITIZE),1)
   BUILD := build-sanitize
@@ -62,11 +79,12 @@ $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
 
 build: deps $(BUILD)/CMakeCache.txt
-	cmake --build $(BUILD) -j $(JOBS)
+	cmake --build $(BUILD) -j $(JOBS) $(if $(BUILD_TARGETS),--target $(BUILD_TARGETS))
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
-	@if command -v aarch64-linux-gnu-g++ >/dev/null && command -v qemu-aarch64 >/dev/null; then \
+	@if [ "$(TSAN)" = 1 ]; then echo "make test TSAN=1: x86 only (ThreadSanitizer does not run under qemu-user)"; \
+	elif command -v aarch64-linux-gnu-g++ >/dev/null && command -v qemu-aarch64 >/dev/null; then \
 	  $(MAKE) --no-print-directory test-arm; \
 	else echo "make test: aarch64 cross tool chain not installed, Arm tests not run (make deps installs it)"; fi
 
@@ -123,4 +141,4 @@ fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh $(FUZZ_TARGETS)
 
 clean:
-	rm -rf build build-sanitize build-arm build-arm-sanitize build-arm-static build-fuzz
+	rm -rf build build-sanitize build-tsan build-arm build-arm-sanitize build-arm-static build-fuzz

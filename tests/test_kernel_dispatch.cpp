@@ -72,6 +72,9 @@ TEST(Dispatch, TablesAreComplete) {
     EXPECT_NE(t.global_avgpool, nullptr) << isa;
     EXPECT_NE(t.maxpool2d, nullptr) << isa;
     EXPECT_NE(t.fc, nullptr) << isa;
+    // Optional entries: training's 3x3 kernels come as a pair, and AVX-512 has them.
+    EXPECT_EQ(t.train_conv3x3 == nullptr, t.train_conv3x3_dweight == nullptr) << isa;
+    if (isa == "avx512") EXPECT_NE(t.train_conv3x3, nullptr);
   }
 }
 

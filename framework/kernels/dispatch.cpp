@@ -73,6 +73,8 @@ KernelTable make_avx512() {
   t.maxpool2d = f32_maxpool2d_nhwc__avx512;
   t.fc = f32_fc__avx512;
   t.conv3x3 = f32_conv3x3__avx512;
+  t.train_conv3x3 = f32_train_conv3x3__avx512;
+  t.train_conv3x3_dweight = f32_train_conv3x3_dweight__avx512;
   return t;
 }
 #endif

@@ -5,6 +5,9 @@
 // in elements, never bytes. Every kernel writes only the `channels` real lanes of a pixel, so
 // the padding lanes of a buffer are never touched.
 //
+// Training reaches the table too (the 3x3 convolution kernels below), so TRIM_ISA=ref runs
+// training on the reference path as well.
+//
 // Each kernel has a scalar reference (ref/, XNNPACK-style names f32_<op>__ref) and vector
 // versions per ISA (x86/: avx2, avx512; arm/: neon). The CPU path is chosen once, at start-up,
 // into a KernelTable of function pointers (dispatch.cpp); TRIM_ISA=ref|avx2|avx512|neon forces
@@ -65,6 +68,15 @@ using Conv3x3Fn = void (*)(const float* in, int ih, int iw, size_t in_cs, int ci
                            int cout, int stride, int pad, int p0, int p1, const float* packed_w, const float* bias,
                            float vmin, float vmax);
 
+// Training's 3x3, stride-1, padding-1 convolution on NCHW planes (the layer's forward pass and
+// input gradient), and its weight gradient: the operations, layouts and packing are described
+// in framework/layers/conv3x3_implicit.h, the tile sizes in train_conv3x3.h. Optional: where a
+// table has none (ref, avx2, neon), training runs im2col + sgemm.
+using TrainConv3x3Fn = void (*)(float* out, size_t out_stride, const float* in, size_t in_stride, const float* packed,
+                                int m, int c, int h, int w, int i0, int i1, float* panel);
+using TrainConv3x3DweightFn = void (*)(float* dwt, const float* dy, size_t dy_stride, const float* x, size_t x_stride,
+                                       int m, int c, int h, int w, int i0, int i1, float* scratch);
+
 struct KernelTable {
   const char* isa = "";      // "ref", "avx2", "avx512", "neon"
   int gemm_mr = 1;           // rows (pixels) per micro-tile
@@ -77,6 +89,10 @@ struct KernelTable {
   MaxPoolFn maxpool2d = nullptr;
   FcFn fc = nullptr;
   Conv3x3Fn conv3x3 = nullptr;  // optional (see Conv3x3Fn)
+  // Training (optional, see TrainConv3x3Fn): m a multiple of kTrainConv3x3Rows; the weight
+  // gradient also needs m a multiple of kTrainConv3x3Lanes and c of kTrainConv3x3Rows.
+  TrainConv3x3Fn train_conv3x3 = nullptr;
+  TrainConv3x3DweightFn train_conv3x3_dweight = nullptr;
 };
 
 // Channel stride of an NHWC activation buffer for table t: whole vectors per pixel, and never a

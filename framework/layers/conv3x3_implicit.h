@@ -2,17 +2,21 @@
 // the transposed convolution that gives their input gradient) as a GEMM that packs its
 // column-matrix panels straight from the input planes: no im2col buffer, no second packing copy
 // inside the BLAS. Used by Conv2d's blocked path (conv2d_gemm.cpp) for the forward pass and the
-// input gradient where conv3x3_implicit_available(); the weight gradient stays im2col + sgemm.
-// Private to the layer files.
+// input gradient where conv3x3_implicit_available(), and for the weight gradient where
+// conv3x3_dweight_available() (conv3x3_implicit_dweight); otherwise im2col + sgemm. The kernels
+// come from the kernel table (kernels::kernels() unless a table is passed; TRIM_ISA=ref has none,
+// so training then runs im2col + sgemm throughout). Private to the layer files.
 #pragma once
 
 #include <cstddef>
 
+#include "framework/kernels/kernels.h"
+
 namespace trim {
 namespace conv_detail {
 
-// This CPU and row count can take conv3x3_implicit (x86-64 with AVX-512F, m a multiple of 8).
-bool conv3x3_implicit_available(int m);
+// Table t has the kernel and m rows suit it (AVX-512: m a multiple of 8).
+bool conv3x3_implicit_available(int m, const kernels::KernelTable& t = kernels::kernels());
 
 // Floats of conv3x3_pack_weights' output, and of the per-thread panel conv3x3_implicit needs.
 size_t conv3x3_packed_floats(int m, int c);
@@ -32,18 +36,23 @@ void conv3x3_pack_weights_flipped(float* packed, const float* w, int m, int c, i
 // Image i's channel ci starts at in + i*in_stride + ci*h*w, its output row r at
 // out + i*out_stride + r*h*w. Serial: the caller splits images over threads. panel holds
 // conv3x3_panel_floats(m, c) floats.
+// Throws Error if !conv3x3_implicit_available(m, t).
 void conv3x3_implicit(float* out, size_t out_stride, const float* in, size_t in_stride, const float* packed, int m,
-                      int c, int h, int w, int i0, int i1, float* panel);
+                      int c, int h, int w, int i0, int i1, float* panel,
+                      const kernels::KernelTable& t = kernels::kernels());
 
 // The weight gradient of the same convolution: dwt[k][r] += sum over images i in [i0, i1) and
 // pixels p of dy[i][r][p] * col_i[k][p], k = (ci*3+ky)*3+kx < 9c, r < m: k-major (the
 // transpose of Conv2d's weight layout), rows of m floats. Image i's output-gradient row r starts
 // at dy + i*dy_stride + r*h*w, its input channel ci at x + i*x_stride + ci*h*w. Images in order,
 // pixels in order. Serial; scratch holds conv3x3_dweight_scratch_floats(m, c, h, w) floats.
-bool conv3x3_dweight_available(int m, int c);  // AVX-512F, m a multiple of 32, c of 8
+// Table t has the kernel and the shape suits it (AVX-512: m a multiple of 32, c of 8).
+bool conv3x3_dweight_available(int m, int c, const kernels::KernelTable& t = kernels::kernels());
 size_t conv3x3_dweight_scratch_floats(int m, int c, int h, int w);
+// Throws Error if !conv3x3_dweight_available(m, c, t).
 void conv3x3_implicit_dweight(float* dwt, const float* dy, size_t dy_stride, const float* x, size_t x_stride, int m,
-                              int c, int h, int w, int i0, int i1, float* scratch);
+                              int c, int h, int w, int i0, int i1, float* scratch,
+                              const kernels::KernelTable& t = kernels::kernels());
 
 }  // namespace conv_detail
 }  // namespace trim

@@ -13,7 +13,19 @@
 // OpenBLAS's do.
 #pragma once
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TRIM_TSAN_BUILD 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define TRIM_TSAN_BUILD 1
+#endif
+
+// Not under ThreadSanitizer: the loader runs an ifunc resolver before the sanitizer's runtime is
+// up, and the instrumented resolver crashes there. The TSAN build (make test TSAN=1) runs the
+// baseline loops: the same code and threads, one clone.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(TRIM_TSAN_BUILD)
 #define TRIM_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define TRIM_SIMD_CLONES

@@ -23,6 +23,10 @@ void f32_dwconv3x3_s2__avx512(const float* in, int ih, int iw, size_t in_cs, flo
 void f32_conv3x3__avx512(const float* in, int ih, int iw, size_t in_cs, int cin, float* out, int ow, size_t out_cs,
                          int cout, int stride, int pad, int p0, int p1, const float* packed_w, const float* bias,
                          float vmin, float vmax);
+void f32_train_conv3x3__avx512(float* out, size_t out_stride, const float* in, size_t in_stride, const float* packed,
+                               int m, int c, int h, int w, int i0, int i1, float* panel);
+void f32_train_conv3x3_dweight__avx512(float* dwt, const float* dy, size_t dy_stride, const float* x, size_t x_stride,
+                                       int m, int c, int h, int w, int i0, int i1, float* scratch);
 void f32_global_avgpool__avx512(const float* in, int pixels, size_t in_cs, int channels, float* out);
 void f32_maxpool2d_nhwc__avx512(const float* in, int ih, int iw, size_t in_cs, float* out, int oh, int ow,
                                 size_t out_cs, int channels, int kernel, int stride, int pad);
