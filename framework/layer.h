@@ -146,6 +146,13 @@ class Layer {
     (void)channels;
   }
 
+  // A Follower that scales each channel (BN's gamma): what the bn_gamma criterion ranks by.
+  virtual const Tensor* channel_scale() const { return nullptr; }
+  // For an Opaque layer: why channels stop at it, as "the ... 'name' ..." for pruning's notes.
+  virtual std::string opaque_reason() const {
+    return "'" + name_ + "' of type '" + type() + "', which the analysis does not know";
+  }
+
   virtual std::vector<ParamRef> params() { return {}; }
   // Hyper-parameters for the model description, excluding name (written by the model).
   virtual void write_desc(LayerDesc& d) const { (void)d; }

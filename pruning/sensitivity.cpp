@@ -119,7 +119,7 @@ ScanResult sensitivity_scan(const Model& cm, const GroupAnalysis& a, const Crite
     c.layer = g.name;
     c.channels = g.channels;
     c.ratios = opt.ratios;
-    const std::vector<double> scores = crit.scores(m, g);
+    const std::vector<double> scores = crit.group_scores(m, g);
     std::vector<Model> pruned;
     std::vector<int> which;  // index into ratios of each pruned copy
     for (size_t k = 0; k < opt.ratios.size(); ++k) {

@@ -29,6 +29,7 @@ class BatchNorm2d : public Layer {
   // output is not stored.
   ChannelRole channel_role() const override { return ChannelRole::Follower; }
   bool fuses_relu() const override { return true; }
+  const Tensor* channel_scale() const override { return &gamma; }
   void forward_relu(Tensor& out, const Tensor& in, Context& ctx) override;
   // Backward of that step: doutput is the gradient of the ReLU's output, out the ReLU's output
   // (shape only: the mask is recomputed from in). Same results as ReLU::backward() followed by

@@ -33,6 +33,9 @@ class Conv2d : public Layer {
   ChannelRole channel_role() const override {
     return groups == 1 ? ChannelRole::Source : depthwise() ? ChannelRole::Follower : ChannelRole::Opaque;
   }
+  std::string opaque_reason() const override {
+    return "the grouped conv '" + name_ + "' (groups=" + std::to_string(groups) + "), which surgery does not split";
+  }
   void set_out_channels(LayerDesc& d, int channels) const override {
     d.set("filters", channels);
     if (depthwise()) d.set("groups", channels);
