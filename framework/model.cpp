@@ -352,10 +352,12 @@ void Model::backward(const Tensor& dlogits, Context& ctx) {
   }
 }
 
-bool Model::is_chain() const {
+bool Model::is_chain() const { return first_graph_layer() < 0; }
+
+int Model::first_graph_layer() const {
   for (size_t i = 0; i < inputs_.size(); ++i)
-    if (inputs_[i].size() != 1 || inputs_[i][0] != static_cast<int>(i) - 1) return false;
-  return true;
+    if (inputs_[i].size() != 1 || inputs_[i][0] != static_cast<int>(i) - 1) return static_cast<int>(i);
+  return -1;
 }
 
 LayerDesc Model::layer_desc(size_t i) const {

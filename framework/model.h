@@ -52,6 +52,9 @@ class Model {
   const std::vector<int>& consumers_of(size_t i) const { return consumers_[i]; }  // -1: never
   // True when every layer reads exactly the layer before it (the first: the model input).
   bool is_chain() const;
+  // The first layer that does not just read the layer before it (-1 for a chain): what an
+  // inference path that only runs chains names in its error.
+  int first_graph_layer() const;
   // Layer i's description as a model file holds it: type, name, `from=` when its inputs are
   // not just the layer before, and its own keys.
   LayerDesc layer_desc(size_t i) const;

@@ -125,7 +125,12 @@ Model build_model_by_name(const std::string& spec, int channels, int height, int
     }
     return build_mobilenet_v1(o);
   }
-  throw Error("unknown model '" + name + "' (known: sicknet, mobilenet_v1[:alpha=0.5,small=1,relu6=1,dropout=0.2])");
+  bool known = false;
+  Model g = build_graph_model_by_name(name, args, channels, height, width, classes, &known);
+  if (known) return g;
+  throw Error("unknown model '" + name +
+              "' (known: sicknet, mobilenet_v1[:alpha=0.5,small=1,relu6=1,dropout=0.2], "
+              "mobilenet_v2[:alpha=1,small=1,dropout=0.2], resnet18[:width=64,small=1])");
 }
 
 }  // namespace trim
