@@ -3,7 +3,7 @@
 #   make deps                      install the Debian packages trim needs (idempotent)
 #   make                           build everything into build/
 #   make test                      build and run the whole test suite (ctest)
-#   make train MODEL=sicknet       train on Fashion-MNIST (also MODEL=mobilenet_v1)
+#   make train MODEL=sicknet       train on Fashion-MNIST (also MODEL=mobilenet_v1, mobilenet_v2, resnet18)
 #   make demo                      train, prune, fine-tune, compare: the whole pipeline
 #   make arm                       cross-build static aarch64 tools and bench/latency
 #   make test SANITIZE=1           the test suite under AddressSanitizer + UBSan (build-sanitize/)

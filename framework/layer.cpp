@@ -6,7 +6,9 @@
 #include <functional>
 
 #include "framework/layers/activation.h"
+#include "framework/layers/add.h"
 #include "framework/layers/batchnorm2d.h"
+#include "framework/layers/concat.h"
 #include "framework/layers/conv2d.h"
 #include "framework/layers/dropout.h"
 #include "framework/layers/linear.h"
@@ -104,6 +106,8 @@ const std::map<std::string, LayerKind>& layer_kinds() {
       {"flatten", {{}, [](const LayerDesc& d) { return std::unique_ptr<Layer>(new Flatten(d)); }}},
       {"linear", {{"out", "bias"}, [](const LayerDesc& d) { return std::unique_ptr<Layer>(new Linear(d)); }}},
       {"dropout", {{"p"}, [](const LayerDesc& d) { return std::unique_ptr<Layer>(new Dropout(d)); }}},
+      {"add", {{}, [](const LayerDesc& d) { return std::unique_ptr<Layer>(new Add(d)); }}},
+      {"concat", {{}, [](const LayerDesc& d) { return std::unique_ptr<Layer>(new Concat(d)); }}},
   };
   return kinds;
 }
@@ -119,14 +123,40 @@ std::unique_ptr<Layer> make_layer(const LayerDesc& desc) {
     throw Error(desc.where() + ": unknown layer type '" + desc.type + "' (known: " + known + ")");
   }
   for (const auto& p : desc.kv) {
-    if (p.first == "name") continue;
+    if (p.first == "name" || p.first == "from") continue;
     bool ok = false;
     for (const auto& k : it->second.keys) ok = ok || k == p.first;
     if (!ok) throw Error(desc.where(p.first) + ": unknown key '" + p.first + "' for layer type '" + desc.type + "'");
   }
   std::unique_ptr<Layer> layer = it->second.make(desc);
   layer->set_name(desc.get("name", ""));
+  layer->set_desc_where(desc.where());
+  if (desc.has("from")) {
+    // Comma-separated layer names; spaces around a name are ignored, an empty name is an error.
+    std::vector<std::string> names;
+    const std::string v = desc.get("from", "");
+    size_t start = 0;
+    while (true) {
+      const size_t comma = v.find(',', start);
+      std::string n = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      const size_t a = n.find_first_not_of(" \t"), b = n.find_last_not_of(" \t");
+      n = a == std::string::npos ? "" : n.substr(a, b - a + 1);
+      if (n.empty()) throw Error(desc.where("from") + ": key 'from' has an empty layer name in '" + v + "'");
+      names.push_back(n);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    layer->set_input_names(std::move(names), desc.where("from"));
+  }
   return layer;
+}
+
+void Layer::forward_relu(Tensor&, const Tensor&, Context&) {
+  throw Error(type() + " '" + name_ + "' has no fused ReLU step");
+}
+
+void Layer::backward_relu(Tensor*, const Tensor&, const Tensor&, const Tensor&, Context&) {
+  throw Error(type() + " '" + name_ + "' has no fused ReLU step");
 }
 
 }  // namespace trim

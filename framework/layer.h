@@ -48,6 +48,22 @@ struct ParamRef {
 
 enum class Mode { Train, Eval };
 
+// What a layer does to the channels it reads, as pruning's dependency analysis sees it
+// (pruning/dependency.h). Each layer type states its own role, so the analysis, surgery and the
+// passes never list layer types.
+enum class ChannelRole {
+  Opaque,       // channels cannot be followed through it (a grouped, non-depthwise conv)
+  Source,       // makes its own output channels from all input channels (standard conv, linear):
+                // output channel f is filter f (axis 0 of its parameters); it consumes its input
+                // channels as axis 1 of its weight
+  Follower,     // channel f in is channel f out, with per-channel parameters on axis 0 (BN,
+                // depthwise conv)
+  Passthrough,  // channel f in is channel f out, no parameters (ReLU, pools, dropout)
+  Flatten,      // C x H x W -> C*H*W features: channel c becomes H*W consecutive features
+  Sum,          // elementwise sum of inputs of one shape: inputs and output share one channel set
+  Concat,       // output channels are the inputs' channels one after another
+};
+
 // Scratch memory shared by all layers of a model (darknet's network workspace): grows during
 // the first batch, then is reused, so the training step allocates nothing afterwards.
 class Workspace {
@@ -76,6 +92,20 @@ class Layer {
   const std::string& name() const { return name_; }
   void set_name(const std::string& n) { name_ = n; }
 
+  // The layers this one reads, by name, in order (`from=` in a description); empty: the layer
+  // before it. `from_where` locates the key for error messages.
+  const std::vector<std::string>& input_names() const { return input_names_; }
+  void set_input_names(std::vector<std::string> names, std::string from_where = "") {
+    input_names_ = std::move(names);
+    from_where_ = std::move(from_where);
+  }
+  const std::string& from_where() const { return from_where_; }
+  const std::string& desc_where() const { return desc_where_; }  // "file:line [type]" of its section
+  void set_desc_where(std::string w) { desc_where_ = std::move(w); }
+  // How many inputs the layer takes (add and concat: two or more).
+  virtual int min_inputs() const { return 1; }
+  virtual int max_inputs() const { return 1; }
+
   // Called once with one sample's input shape (C, H, W). Creates the parameters (zero) and
   // returns one sample's output shape. Throws Error naming the layer on a mismatch.
   virtual Shape setup(const Shape& in) = 0;
@@ -91,6 +121,41 @@ class Layer {
   virtual void backward(Tensor* dinput, const Tensor& doutput, const Tensor& in,
                         const Tensor& out, Context& ctx) = 0;
 
+  // The same for any number of inputs (graph models). A single-input layer gets in[0] and
+  // dinputs[0]; add and concat override these. Entries of dinputs may be nullptr (no gradient
+  // wanted for that input); backward overwrites the others.
+  virtual Shape setup_inputs(const std::vector<Shape>& in) { return setup(in.at(0)); }
+  virtual void forward_inputs(Tensor& out, const std::vector<const Tensor*>& in, Context& ctx) {
+    forward(out, *in[0], ctx);
+  }
+  virtual void backward_inputs(const std::vector<Tensor*>& dinputs, const Tensor& doutput,
+                               const std::vector<const Tensor*>& in, const Tensor& out, Context& ctx) {
+    backward(dinputs[0], doutput, *in[0], out, ctx);
+  }
+
+  // Training-time fusion: true when this layer and a ReLU that is the only reader of its output
+  // can run as one step (forward_relu/backward_relu, with the results of the two layers).
+  virtual bool fuses_relu() const { return false; }
+  virtual void forward_relu(Tensor& out, const Tensor& in, Context& ctx);
+  virtual void backward_relu(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
+                             Context& ctx);
+  virtual bool is_relu() const { return false; }  // max(x, 0) and nothing else
+
+  // Pruning: the role (above), and for a Source or a depthwise Follower, the description with
+  // `channels` output channels (the keys that hold the count).
+  virtual ChannelRole channel_role() const { return ChannelRole::Opaque; }
+  virtual void set_out_channels(LayerDesc& d, int channels) const {
+    (void)d;
+    (void)channels;
+  }
+
+  // A Follower that scales each channel (BN's gamma): what the bn_gamma criterion ranks by.
+  virtual const Tensor* channel_scale() const { return nullptr; }
+  // For an Opaque layer: why channels stop at it, as "the ... 'name' ..." for pruning's notes.
+  virtual std::string opaque_reason() const {
+    return "'" + name_ + "' of type '" + type() + "', which the analysis does not know";
+  }
+
   virtual std::vector<ParamRef> params() { return {}; }
   // Hyper-parameters for the model description, excluding name (written by the model).
   virtual void write_desc(LayerDesc& d) const { (void)d; }
@@ -100,9 +165,11 @@ class Layer {
  protected:
   std::string name_;
   Shape in_shape_, out_shape_;
+  std::vector<std::string> input_names_;
+  std::string from_where_, desc_where_;
 };
 
-// Creates a layer from its description (type and keys). Unknown type or key: Error naming
+// Creates a layer from its description (type and keys; `name` and `from` apply to every type). Unknown type or key: Error naming
 // file, line and key.
 std::unique_ptr<Layer> make_layer(const LayerDesc& desc);
 

@@ -1,12 +1,12 @@
 #include "framework/model.h"
 
+#include <algorithm>
 #include <cstring>
 #include <iomanip>
+#include <map>
 #include <set>
 #include <sstream>
 
-#include "framework/layers/activation.h"
-#include "framework/layers/batchnorm2d.h"
 #include "framework/model_file.h"
 
 namespace trim {
@@ -22,6 +22,113 @@ void Model::add(std::unique_ptr<Layer> layer) {
   layers.push_back(std::move(layer));
 }
 
+namespace {
+
+// Where a layer's section is, for errors: "file:line [type]", or its name for layers made in code.
+std::string where_of(const Layer& l) {
+  return l.desc_where().empty() ? "layer '" + l.name() + "'" : l.desc_where();
+}
+
+std::string from_where_of(const Layer& l) {
+  return l.from_where().empty() ? where_of(l) : l.from_where() + ": key 'from'";
+}
+
+}  // namespace
+
+void Model::resolve_graph() {
+  const size_t n = layers.size();
+  std::map<std::string, int> index;
+  for (size_t i = 0; i < n; ++i)
+    if (!index.emplace(layers[i]->name(), static_cast<int>(i)).second)
+      throw Error("duplicate layer name '" + layers[i]->name() + "'");
+  // Inputs by the order the layers were added in; -1 is the model input.
+  std::vector<std::vector<int>> in(n);
+  for (size_t i = 0; i < n; ++i) {
+    const Layer& l = *layers[i];
+    if (l.input_names().empty()) {
+      in[i].push_back(static_cast<int>(i) - 1);
+      continue;
+    }
+    for (const std::string& name : l.input_names()) {
+      auto it = index.find(name);
+      if (it == index.end()) {
+        if (name == "input") {
+          in[i].push_back(-1);
+          continue;
+        }
+        throw Error(from_where_of(l) + ": layer '" + l.name() + "' reads unknown layer '" + name + "'");
+      }
+      if (it->second == static_cast<int>(i))
+        throw Error(from_where_of(l) + ": layer '" + l.name() + "' reads itself (a cycle)");
+      in[i].push_back(it->second);
+    }
+  }
+  // Kahn's algorithm, always taking the earliest-added ready layer: a description that is already
+  // in order keeps its order (every chain does).
+  std::vector<int> pending(n, 0);
+  std::vector<std::vector<int>> readers(n);
+  for (size_t i = 0; i < n; ++i)
+    for (int j : in[i])
+      if (j >= 0) {
+        ++pending[i];
+        readers[static_cast<size_t>(j)].push_back(static_cast<int>(i));
+      }
+  std::set<int> ready;
+  for (size_t i = 0; i < n; ++i)
+    if (pending[i] == 0) ready.insert(static_cast<int>(i));
+  std::vector<int> order;
+  while (!ready.empty()) {
+    const int i = *ready.begin();
+    ready.erase(ready.begin());
+    order.push_back(i);
+    for (int r : readers[static_cast<size_t>(i)])
+      if (--pending[static_cast<size_t>(r)] == 0) ready.insert(r);
+  }
+  if (order.size() < n) {
+    std::string members;
+    const Layer* first = nullptr;
+    for (size_t i = 0; i < n; ++i)
+      if (pending[i] > 0) {
+        if (!first) first = layers[i].get();
+        members += (members.empty() ? "'" : ", '") + layers[i]->name() + "'";
+      }
+    throw Error(from_where_of(*first) + ": the inputs of layers " + members +
+                " form a cycle (or depend on one)");
+  }
+  std::vector<int> new_index(n);
+  for (size_t k = 0; k < n; ++k) new_index[static_cast<size_t>(order[k])] = static_cast<int>(k);
+  std::vector<std::unique_ptr<Layer>> sorted(n);
+  inputs_.assign(n, {});
+  for (size_t k = 0; k < n; ++k) {
+    const size_t old = static_cast<size_t>(order[k]);
+    sorted[k] = std::move(layers[old]);
+    for (int j : in[old]) inputs_[k].push_back(j < 0 ? -1 : new_index[static_cast<size_t>(j)]);
+  }
+  layers = std::move(sorted);
+  consumers_.assign(n, {});
+  for (size_t k = 0; k < n; ++k)
+    for (int j : inputs_[k])
+      if (j >= 0) {
+        auto& c = consumers_[static_cast<size_t>(j)];
+        if (c.empty() || c.back() != static_cast<int>(k)) c.push_back(static_cast<int>(k));
+      }
+  for (size_t k = 0; k < n; ++k) {
+    const Layer& l = *layers[k];
+    const int got = static_cast<int>(inputs_[k].size());
+    if (got < l.min_inputs() || got > l.max_inputs()) {
+      const std::string want = l.min_inputs() == l.max_inputs()
+                                   ? std::to_string(l.min_inputs())
+                                   : std::to_string(l.min_inputs()) + " to " + std::to_string(l.max_inputs());
+      throw Error(from_where_of(l) + ": layer '" + l.name() + "' (" + l.type() + ") takes " + want +
+                  (l.max_inputs() == 1 ? " input" : " inputs") + ", got " + std::to_string(got) +
+                  (l.input_names().empty() ? " (name them with from=a,b)" : ""));
+    }
+    if (k + 1 < n && consumers_[k].empty())
+      throw Error(where_of(l) + ": the output of layer '" + l.name() +
+                  "' is read by no layer (only the last layer's output is the model's output)");
+  }
+}
+
 void Model::build() {
   if (built_) throw Error("model built twice");
   if (input.rank() != 3 || input.numel() == 0)
@@ -32,25 +139,31 @@ void Model::build() {
     throw Error("model input " + input.str() + " has " + std::to_string(input.numel()) +
                 " elements per sample, more than the 2^31 - 1 allowed");
   if (layers.empty()) throw Error("model has no layers");
-  std::set<std::string> names;
-  Shape s = input;
+  resolve_graph();
   // Bounds that keep every later count in range: a sample's activations are indexed with int
   // (flatten, kernels), and with at most 2^28 parameters the MACs cannot overflow int64.
   const int64_t max_params = int64_t(1) << 28;
   int64_t params = 0;
-  for (auto& l : layers) {
-    if (!names.insert(l->name()).second) throw Error("duplicate layer name '" + l->name() + "'");
+  std::vector<Shape> shapes;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    auto& l = layers[i];
     try {
-      s = l->setup(s);
+      shapes.clear();
+      for (int j : inputs_[i]) shapes.push_back(j < 0 ? input : layers[static_cast<size_t>(j)]->out_shape());
+      const Shape s = l->setup_inputs(shapes);
       if (s.numel() > size_t(INT32_MAX)) throw Error("output " + s.str() + " is too large for one sample");
       for (auto& p : l->params()) params += static_cast<int64_t>(p.value->numel());
       if (params > max_params)
         throw Error("the model reaches " + std::to_string(params) + " parameters here, more than the " +
                     std::to_string(max_params) + " allowed");
     } catch (const Error& e) {
+      // A layer that names its inputs: the error is about those inputs as often as not.
+      if (!l->from_where().empty())
+        throw Error(l->from_where() + ": key 'from': layer '" + l->name() + "' (" + l->type() + "): " + e.what());
       throw Error("layer '" + l->name() + "' (" + l->type() + "): " + e.what());
     }
   }
+  const Shape s = layers.back()->out_shape();
   if (s.rank() != 3 || s[1] != 1 || s[2] != 1)
     throw Error("the last layer '" + layers.back()->name() + "' must produce N x classes x 1 x 1, got " + s.str() +
                 " (end the model with a linear layer or a global average pool)");
@@ -81,11 +194,26 @@ void Model::build() {
       }
     }
   }
-  acts_.resize(layers.size());
-  grads_.resize(2);
-  bn_relu_.assign(layers.size(), 0);
-  for (size_t i = 0; i + 1 < layers.size(); ++i)
-    bn_relu_[i] = dynamic_cast<BatchNorm2d*>(layers[i].get()) && dynamic_cast<ReLU*>(layers[i + 1].get());
+  const size_t n = layers.size();
+  acts_.resize(n);
+  bn_relu_.assign(n, 0);
+  // A layer that fuses with a ReLU (BN) runs as one step with it when the ReLU comes right after
+  // it, reads only it, and is its only reader (the BN output is then never needed).
+  for (size_t i = 0; i + 1 < n; ++i)
+    bn_relu_[i] = layers[i]->fuses_relu() && layers[i + 1]->is_relu() &&
+                  inputs_[i + 1] == std::vector<int>{static_cast<int>(i)} &&
+                  consumers_[i] == std::vector<int>{static_cast<int>(i + 1)};
+  in_ptrs_.assign(n, {});
+  din_ptrs_.assign(n, {});
+  size_t max_in = 1;
+  for (size_t i = 0; i < n; ++i) {
+    in_ptrs_[i].assign(inputs_[i].size(), nullptr);
+    din_ptrs_[i].assign(inputs_[i].size(), nullptr);
+    max_in = std::max(max_in, inputs_[i].size());
+  }
+  scratch_.resize(max_in);
+  grad_ready_.assign(n, 0);
+  planned_fuse_ = -1;
   built_ = true;
 }
 
@@ -140,38 +268,119 @@ const Tensor& Model::forward(const Tensor& x, Context& ctx) {
   if (x.rank() != 4 || x.dim(1) != input[0] || x.dim(2) != input[1] || x.dim(3) != input[2])
     throw Error("model input: expected N x " + input.str() + ", got " + x.shape().str());
   input_ = &x;
+  // Every output is kept (backward reads them), so topological order is all the forward needs.
   for (size_t i = 0; i < layers.size();) {
-    const Tensor& in = i == 0 ? x : acts_[i - 1];
+    auto& in = in_ptrs_[i];
+    for (size_t k = 0; k < in.size(); ++k) {
+      const int j = inputs_[i][k];
+      in[k] = j < 0 ? &x : &acts_[static_cast<size_t>(j)];
+    }
     const size_t last = step_end(i);
     if (last != i)
-      static_cast<BatchNorm2d&>(*layers[i]).forward_relu(acts_[last], in, ctx);
+      layers[i]->forward_relu(acts_[last], *in[0], ctx);
     else
-      layers[i]->forward(acts_[i], in, ctx);
+      layers[i]->forward_inputs(acts_[i], in, ctx);
     if (observer) observer->step_done(i, last, false);
     i = last + 1;
   }
   return acts_.back();
 }
 
+void Model::plan_backward() {
+  // Walk the steps backwards as backward() does: an input's gradient slot is taken at the step of
+  // its last consumer (before that step's own slot is released, so a step never writes the slot
+  // it reads) and released after the input's own step.
+  const size_t n = layers.size();
+  grad_slot_.assign(n, -1);
+  std::vector<int> free_slots;
+  int slots = 0;
+  for (size_t last = n; last-- > 0;) {
+    const size_t first = last > 0 && step_end(last - 1) == last ? last - 1 : last;
+    for (int j : inputs_[first]) {
+      if (j < 0 || grad_slot_[static_cast<size_t>(j)] >= 0) continue;
+      if (free_slots.empty()) {
+        grad_slot_[static_cast<size_t>(j)] = slots++;
+      } else {
+        grad_slot_[static_cast<size_t>(j)] = free_slots.back();
+        free_slots.pop_back();
+      }
+    }
+    if (grad_slot_[last] >= 0) free_slots.push_back(grad_slot_[last]);
+    last = first;
+  }
+  grads_.resize(static_cast<size_t>(std::max(slots, 1)));
+  planned_fuse_ = fuse_bn_relu ? 1 : 0;
+}
+
 void Model::backward(const Tensor& dlogits, Context& ctx) {
   if (!input_) throw Error("backward() before forward()");
   if (dlogits.shape() != acts_.back().shape())
     check_shape(dlogits.shape(), acts_.back().shape(), "model backward: dlogits");
-  const Tensor* dout = &dlogits;
-  size_t buf = 0;  // the ping-pong buffer the next step writes (never the one it reads)
-  for (size_t last = layers.size(); last-- > 0;) {
+  if (planned_fuse_ != (fuse_bn_relu ? 1 : 0)) plan_backward();
+  std::fill(grad_ready_.begin(), grad_ready_.end(), 0);
+  const size_t n = layers.size();
+  for (size_t last = n; last-- > 0;) {
     const size_t first = last > 0 && step_end(last - 1) == last ? last - 1 : last;
-    Tensor* din = first == 0 ? nullptr : &grads_[buf];
-    buf ^= 1;
-    const Tensor& in = first == 0 ? *input_ : acts_[first - 1];
+    const Tensor& dout = last + 1 == n ? dlogits : grads_[static_cast<size_t>(grad_slot_[last])];
+    const auto& ins = inputs_[first];
+    auto& din = din_ptrs_[first];
+    for (size_t k = 0; k < ins.size(); ++k) {
+      const int j = ins[k];
+      if (j < 0) {
+        din[k] = nullptr;  // the model input needs no gradient
+        continue;
+      }
+      bool again = grad_ready_[static_cast<size_t>(j)] != 0;
+      for (size_t k2 = 0; k2 < k; ++k2) again = again || ins[k2] == j;
+      din[k] = again ? &scratch_[k] : &grads_[static_cast<size_t>(grad_slot_[static_cast<size_t>(j)])];
+    }
     if (first != last)
-      static_cast<BatchNorm2d&>(*layers[first]).backward_relu(din, *dout, in, acts_[last], ctx);
+      layers[first]->backward_relu(din[0], dout, *in_ptrs_[first][0], acts_[last], ctx);
     else
-      layers[last]->backward(din, *dout, in, acts_[last], ctx);
+      layers[last]->backward_inputs(din, dout, in_ptrs_[last], acts_[last], ctx);
+    // A tensor read by several layers: the gradients of all its readers add up.
+    for (size_t k = 0; k < ins.size(); ++k) {
+      const int j = ins[k];
+      if (j < 0) continue;
+      if (din[k] == &scratch_[k]) {
+        Tensor& g = grads_[static_cast<size_t>(grad_slot_[static_cast<size_t>(j)])];
+        if (scratch_[k].shape() != g.shape())
+          check_shape(scratch_[k].shape(), g.shape(), "model backward: gradient of '" + layers[static_cast<size_t>(j)]->name() + "'");
+        float* gp = g.data();
+        const float* sp = scratch_[k].data();
+        for (size_t e = 0, ne = g.numel(); e < ne; ++e) gp[e] += sp[e];
+      }
+      grad_ready_[static_cast<size_t>(j)] = 1;
+    }
     if (observer) observer->step_done(first, last, true);
-    dout = din;
     last = first;
   }
+}
+
+bool Model::is_chain() const { return first_graph_layer() < 0; }
+
+int Model::first_graph_layer() const {
+  for (size_t i = 0; i < inputs_.size(); ++i)
+    if (inputs_[i].size() != 1 || inputs_[i][0] != static_cast<int>(i) - 1) return static_cast<int>(i);
+  return -1;
+}
+
+LayerDesc Model::layer_desc(size_t i) const {
+  const Layer& l = *layers.at(i);
+  LayerDesc d;
+  d.type = l.type();
+  d.set("name", l.name());
+  if (built_ && !(inputs_[i].size() == 1 && inputs_[i][0] == static_cast<int>(i) - 1)) {
+    std::string from;
+    for (int j : inputs_[i]) from += (from.empty() ? "" : ",") + (j < 0 ? std::string("input") : layers[static_cast<size_t>(j)]->name());
+    d.set("from", from);
+  } else if (!built_ && !l.input_names().empty()) {
+    std::string from;
+    for (const auto& nm : l.input_names()) from += (from.empty() ? "" : ",") + nm;
+    d.set("from", from);
+  }
+  l.write_desc(d);
+  return d;
 }
 
 void Model::zero_grad() { grad_block_.zero(); }

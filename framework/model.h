@@ -1,7 +1,9 @@
-// model.h - a sequential model: an input shape, an ordered list of layers, class names.
+// model.h - a model: an input shape, layers in topological order, class names.
 //
-// SICK-Net and MobileNet V1 (and anything else trim trains, prunes and deploys) are chains of
-// layers, so the graph is a list; pruning's dependency analysis walks it. Parameters live in one
+// Most models are chains (each layer reads the one before it). A layer may instead name its
+// inputs (`from=` in a description; add and concat take several), which makes the model a
+// graph: build() resolves the names, orders the layers so every layer comes after its inputs,
+// and keeps each layer's input and consumer lists. Parameters live in one
 // contiguous block, gradients in a second block of the same layout (llm.c), so SGD, zeroing
 // and saving are flat loops.
 #pragma once
@@ -37,10 +39,25 @@ class Model {
   std::vector<std::string> class_names;  // may be empty; size == classes() when set
 
   void add(std::unique_ptr<Layer> layer);  // names it "<type><index>" if unnamed
-  // Runs every layer's setup() in order, checks shapes, and moves all parameters into one
-  // block. Must be called after the last add() and before anything else.
+  // Resolves every layer's inputs (Layer::input_names(); empty: the layer added before it; the
+  // name "input" is the model input unless a layer has that name), orders the layers
+  // topologically, runs every layer's setup() in order, checks shapes, and moves all parameters
+  // into one block. Must be called after the last add() and before anything else. An unknown
+  // input, a cycle, a wrong number of inputs, a shape mismatch or an output nobody reads is an
+  // Error naming the layer's file, line and key.
   void build();
   bool built() const { return built_; }
+  // The graph (valid after build()): indices into layers; -1 is the model input.
+  const std::vector<int>& inputs_of(size_t i) const { return inputs_[i]; }
+  const std::vector<int>& consumers_of(size_t i) const { return consumers_[i]; }  // -1: never
+  // True when every layer reads exactly the layer before it (the first: the model input).
+  bool is_chain() const;
+  // The first layer that does not just read the layer before it (-1 for a chain): what an
+  // inference path that only runs chains names in its error.
+  int first_graph_layer() const;
+  // Layer i's description as a model file holds it: type, name, `from=` when its inputs are
+  // not just the layer before, and its own keys.
+  LayerDesc layer_desc(size_t i) const;
   void init_params(uint64_t seed);  // default initialisation of every layer
 
   int classes() const;  // output channels of the last layer
@@ -85,10 +102,23 @@ class Model {
   // The last layer of the step that starts at layer i: i + 1 for a fusable BN + ReLU pair.
   size_t step_end(size_t i) const;
 
+  std::vector<std::vector<int>> inputs_, consumers_;
   std::vector<Tensor> acts_;   // acts_[i] = output of layer i (unused for a fused BN)
   std::vector<uint8_t> bn_relu_;  // bn_relu_[i]: layer i is a BN fusable with the ReLU at i + 1
-  std::vector<Tensor> grads_;  // two ping-pong activation gradient buffers
+  // Backward: the gradient of layer i's output lives in grads_[grad_slot_[i]] from the step of
+  // its last consumer to its own step; slots are reused by lifetime (a chain needs two: the
+  // ping-pong of a sequential model). A gradient that several consumers feed is summed: the
+  // first writes the slot, the others write scratch_ and are added in.
+  std::vector<Tensor> grads_;
+  std::vector<int> grad_slot_;
+  std::vector<uint8_t> grad_ready_;
+  std::vector<Tensor> scratch_;
+  std::vector<std::vector<const Tensor*>> in_ptrs_;  // per layer, reused every step (no allocation)
+  std::vector<std::vector<Tensor*>> din_ptrs_;
   const Tensor* input_ = nullptr;
+  int planned_fuse_ = -1;  // fuse_bn_relu the gradient slots were planned for (-1: none yet)
+  void resolve_graph();  // names -> indices, topological order (part of build())
+  void plan_backward();
 };
 
 }  // namespace trim

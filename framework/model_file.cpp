@@ -94,11 +94,9 @@ void check_class_name(const std::string& name, const std::string& where) {
 std::string model_to_desc(const Model& m) {
   std::ostringstream s;
   s << "[input]\nchannels=" << m.input[0] << "\nheight=" << m.input[1] << "\nwidth=" << m.input[2] << "\n";
-  for (const auto& l : m.layers) {
-    LayerDesc d;
-    d.type = l->type();
-    l->write_desc(d);
-    s << "\n[" << d.type << "]\nname=" << l->name() << "\n";
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    const LayerDesc d = m.layer_desc(i);  // name first, then from= (graphs only), then the keys
+    s << "\n[" << d.type << "]\n";
     for (const auto& kv : d.kv) s << kv.first << "=" << kv.second << "\n";
   }
   return s.str();
@@ -162,7 +160,9 @@ Model model_from_desc(const std::string& text, const std::string& filename) {
   try {
     m.build();
   } catch (const Error& e) {
-    throw Error(filename + ": " + e.what());
+    const std::string what = e.what();
+    if (what.compare(0, filename.size() + 1, filename + ":") == 0) throw;  // it names file and line already
+    throw Error(filename + ": " + what);
   }
   return m;
 }

@@ -96,6 +96,8 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& spec_keys()
   static const std::vector<std::pair<std::string, std::vector<std::string>>> k = {
       {"sicknet", {"input", "classes"}},
       {"mobilenet_v1", {"input", "classes", "alpha", "small", "relu6", "dropout"}},
+      {"mobilenet_v2", {"input", "classes", "alpha", "small", "dropout"}},
+      {"resnet18", {"input", "classes", "width", "small"}},
       {"dwpw", {"input", "classes", "blocks"}}};
   return k;
 }
@@ -137,8 +139,9 @@ const std::string* ModelSpec::find(const std::string& key) const {
 }
 
 std::string model_spec_help() {
-  return "NAME[:key=value,...]; NAME sicknet | mobilenet_v1 | dwpw; keys input=CxHxW, classes=N (all), "
-         "alpha, small, relu6, dropout (mobilenet_v1), blocks (dwpw); e.g. mobilenet_v1:alpha=0.5,input=3x224x224";
+  return "NAME[:key=value,...]; NAME sicknet | mobilenet_v1 | mobilenet_v2 | resnet18 | dwpw; keys input=CxHxW, "
+         "classes=N (all), alpha, small, dropout (mobilenet_v1, mobilenet_v2), relu6 (mobilenet_v1), width (resnet18), "
+         "blocks (dwpw); e.g. mobilenet_v1:alpha=0.5,input=3x224x224";
 }
 
 ModelSpec parse_model_spec(const std::string& spec) {
@@ -173,6 +176,7 @@ ModelSpec parse_model_spec(const std::string& spec) {
     else if (k == "small" || k == "relu6") parse_bool(v, where);
     else if (k == "dropout") parse_double_in(v, where, 0, 1, false, true);
     else if (k == "blocks") parse_int_in(v, where, 1, 64);
+    else if (k == "width") parse_int_in(v, where, 4, 4096);
     m.keys.emplace_back(k, v);
   }
   return m;
@@ -203,18 +207,33 @@ Model build_model_spec(const std::string& text, const Shape& given_input, int gi
     const std::string* b = spec.find("blocks");
     return model_from_desc(dwpw_desc(input, classes > 0 ? classes : 10, b ? std::stoi(*b) : 4), text);
   }
-  MobileNetV1Options o;
   if (input.rank() != 3) input = Shape{3, 224, 224};
   if (input[1] != input[2])
-    throw Error("model '" + text + "': mobilenet_v1 needs a square input, got " + shape_text(input));
+    throw Error("model '" + text + "': " + spec.name + " needs a square input, got " + shape_text(input));
+  const std::string where = "model '" + text + "': ";
+  // Below 64 px every MobileNet/ResNet builder takes its small-input variant (the Fashion-MNIST one).
+  const bool small = spec.find("small") ? parse_bool(*spec.find("small"), where + "small") : input[1] < 64;
+  if (spec.name == "mobilenet_v2") {
+    MobileNetV2Options o;
+    o.channels = input[0], o.resolution = input[1], o.classes = classes > 0 ? classes : 1000, o.small_input = small;
+    if (const std::string* v = spec.find("alpha")) o.alpha = static_cast<float>(parse_double_in(*v, where + "alpha", 0, 4, true));
+    if (const std::string* v = spec.find("dropout"))
+      o.dropout = static_cast<float>(parse_double_in(*v, where + "dropout", 0, 1, false, true));
+    return build_mobilenet_v2(o);
+  }
+  if (spec.name == "resnet18") {
+    ResNet18Options o;
+    o.channels = input[0], o.resolution = input[1], o.classes = classes > 0 ? classes : 1000, o.small_input = small;
+    if (const std::string* v = spec.find("width")) o.width = static_cast<int>(parse_int_in(*v, where + "width", 4, 4096));
+    return build_resnet18(o);
+  }
+  MobileNetV1Options o;
   o.channels = input[0];
   o.resolution = input[1];
   o.classes = classes > 0 ? classes : 1000;
-  o.small_input = o.resolution < 64;
+  o.small_input = small;
   o.alpha = o.resolution < 64 ? 0.5f : 1.0f;  // the Fashion-MNIST default is 0.5, small input
-  const std::string where = "model '" + text + "': ";
   if (const std::string* v = spec.find("alpha")) o.alpha = static_cast<float>(parse_double_in(*v, where + "alpha", 0, 4, true));
-  if (const std::string* v = spec.find("small")) o.small_input = parse_bool(*v, where + "small");
   if (const std::string* v = spec.find("relu6")) o.relu6 = parse_bool(*v, where + "relu6");
   if (const std::string* v = spec.find("dropout"))
     o.dropout = static_cast<float>(parse_double_in(*v, where + "dropout", 0, 1, false, true));

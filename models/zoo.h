@@ -33,11 +33,42 @@ struct MobileNetV1Options {
 std::string mobilenet_v1_desc(const MobileNetV1Options& opt);
 Model build_mobilenet_v1(const MobileNetV1Options& opt);
 
+// MobileNet V2 (Sandler et al. 2018): inverted residual bottlenecks (1x1 expand + ReLU6, 3x3
+// depthwise + ReLU6, 1x1 linear projection), an add where stride is 1 and channels match.
+// Channels are alpha * the paper's, rounded to multiples of 8. The small-input variant drops the
+// earliest strides like V1's (28 px: the stem stride goes, 28 -> 28 -> 14 -> 7 -> 4 -> 2).
+struct MobileNetV2Options {
+  float alpha = 1.0f;
+  int resolution = 224;
+  int channels = 3;
+  int classes = 1000;
+  bool small_input = false;
+  int min_final_size = 2;
+  float dropout = 0.0f;
+};
+std::string mobilenet_v2_desc(const MobileNetV2Options& opt);
+Model build_mobilenet_v2(const MobileNetV2Options& opt);
+
+// ResNet-18 (He et al. 2016): 4 stages of 2 basic blocks (3x3 conv + BN + ReLU, 3x3 conv + BN,
+// add, ReLU) with width, 2x, 4x, 8x channels; the first block of stages 2-4 halves the map and
+// takes a projection shortcut (1x1 conv stride 2 + BN). The small-input variant (CIFAR style)
+// has a 3x3 stride-1 stem and no max pool (28 px: 28 -> 28 -> 14 -> 7 -> 4).
+struct ResNet18Options {
+  int width = 64;
+  int resolution = 224;
+  int channels = 3;
+  int classes = 1000;
+  bool small_input = false;
+};
+std::string resnet18_desc(const ResNet18Options& opt);
+Model build_resnet18(const ResNet18Options& opt);
+
 // Model specs: the one syntax every tool and benchmark takes for a built-in model,
 //   NAME[:key=value,...]
-// NAME: sicknet | mobilenet_v1 | dwpw (4 x depthwise 3x3 + pointwise C -> C, for sweeps).
-// Keys: input=CxHxW and classes=N (all models), alpha=(0,4], small=0|1, relu6=0|1,
-// dropout=[0,1) (mobilenet_v1), blocks=N (dwpw). E.g. "mobilenet_v1:alpha=0.5,input=3x224x224",
+// NAME: sicknet | mobilenet_v1 | mobilenet_v2 | resnet18 | dwpw (4 x depthwise 3x3 + pointwise
+// C -> C, for sweeps). Keys: input=CxHxW and classes=N (all models), alpha=(0,4], small=0|1,
+// dropout=[0,1) (mobilenet_v1, mobilenet_v2), relu6=0|1 (mobilenet_v1), width=N (resnet18),
+// blocks=N (dwpw). E.g. "mobilenet_v1:alpha=0.5,input=3x224x224",
 // "sicknet:input=3x64x64,classes=3", "dwpw:input=16x28x28". A key given twice, an unknown key or
 // a bad value (NaN, out of range) is an Error naming the spec and the key.
 struct ModelSpec {

@@ -68,6 +68,37 @@ FilterWeights source_filters(const Model& m, const ChannelGroup& g) {
   return w;
 }
 
+GroupCombine group_combine_from(const std::string& name) {
+  if (name == "mean") return GroupCombine::Mean;
+  if (name == "sum") return GroupCombine::Sum;
+  if (name == "max") return GroupCombine::Max;
+  throw Error("unknown group score combination '" + name + "' (known: mean, sum, max)");
+}
+
+std::vector<std::string> group_combine_names() { return {"mean", "sum", "max"}; }
+
+std::vector<double> Criterion::group_scores(const Model& m, const ChannelGroup& g) const {
+  if (g.sources.size() <= 1) return scores(m, g);
+  std::vector<double> out;
+  for (size_t k = 0; k < g.sources.size(); ++k) {
+    // The group as seen from one source: its filters, its batchnorm.
+    ChannelGroup member = g;
+    member.source = g.sources[k];
+    member.bn = k < g.source_bns.size() ? g.source_bns[k] : -1;
+    member.name = m.layers[static_cast<size_t>(member.source)]->name();
+    const std::vector<double> s = scores(m, member);
+    if (out.empty()) {
+      out = s;
+      continue;
+    }
+    for (size_t f = 0; f < out.size(); ++f)
+      out[f] = combine == GroupCombine::Max ? std::max(out[f], s[f]) : out[f] + s[f];
+  }
+  if (combine == GroupCombine::Mean)
+    for (double& v : out) v /= static_cast<double>(g.sources.size());
+  return out;
+}
+
 std::vector<int> lowest_scores(const std::vector<double>& scores, int n) {
   std::vector<int> idx(scores.size());
   std::iota(idx.begin(), idx.end(), 0);

@@ -14,12 +14,23 @@
 
 namespace trim {
 
+// How the scores of a group's sources (several when their outputs meet in an add) become one
+// score per channel: their mean (the default), sum or maximum. docs/pruning.md says why.
+enum class GroupCombine { Mean, Sum, Max };
+GroupCombine group_combine_from(const std::string& name);  // "mean", "sum", "max"; else Error
+std::vector<std::string> group_combine_names();
+
 class Criterion {
  public:
   virtual ~Criterion() = default;
   virtual std::string name() const = 0;
-  // One score per channel of g (g.channels of them); lower is pruned first.
+  // One score per channel of g (g.channels of them) for g's first source (g.source, g.bn);
+  // lower is pruned first.
   virtual std::vector<double> scores(const Model& m, const ChannelGroup& g) const = 0;
+  // One score per channel of the whole group: each source's scores, combined by `combine`. A
+  // group with one source (every group of a chain) gets exactly scores().
+  std::vector<double> group_scores(const Model& m, const ChannelGroup& g) const;
+  GroupCombine combine = GroupCombine::Mean;
 };
 
 // By name; seed feeds the random criterion. Unknown name: Error listing the known ones.

@@ -3,7 +3,6 @@
 // so the criterion still covers every prunable layer (reports name the fallback).
 #include <cmath>
 
-#include "framework/layers/batchnorm2d.h"
 #include "pruning/criterion.h"
 
 namespace trim {
@@ -13,12 +12,12 @@ class BnGamma : public Criterion {
   std::string name() const override { return "bn_gamma"; }
   std::vector<double> scores(const Model& m, const ChannelGroup& g) const override {
     if (g.bn < 0) return make_mean_weight_criterion()->scores(m, g);
-    auto* bn = dynamic_cast<BatchNorm2d*>(m.layers[static_cast<size_t>(g.bn)].get());
-    if (!bn || bn->channels != g.channels)
-      throw Error("bn_gamma: layer '" + m.layers[static_cast<size_t>(g.bn)]->name() + "' is not the batchnorm of '" +
-                  g.name + "'");
+    const Layer& bn = *m.layers[static_cast<size_t>(g.bn)];
+    const Tensor* gamma = bn.channel_scale();
+    if (!gamma || static_cast<int>(gamma->numel()) != g.channels)
+      throw Error("bn_gamma: layer '" + bn.name() + "' is not the batchnorm of '" + g.name + "'");
     std::vector<double> s(static_cast<size_t>(g.channels));
-    for (int f = 0; f < g.channels; ++f) s[static_cast<size_t>(f)] = std::fabs(bn->gamma[static_cast<size_t>(f)]);
+    for (int f = 0; f < g.channels; ++f) s[static_cast<size_t>(f)] = std::fabs((*gamma)[static_cast<size_t>(f)]);
     return s;
   }
 };

@@ -95,7 +95,7 @@ std::vector<LayerChoice> choose_global(const Model& m, const GroupAnalysis& a, c
   std::vector<std::vector<double>> scores;
   std::vector<double> all;
   for (const auto& g : a.groups) {
-    scores.push_back(crit.scores(m, g));
+    scores.push_back(crit.group_scores(m, g));
     all.insert(all.end(), scores.back().begin(), scores.back().end());
   }
   std::sort(all.begin(), all.end());
@@ -130,7 +130,7 @@ ChannelRemoval removal_for(const Model& m, const GroupAnalysis& a, const Criteri
     if (!g) throw Error("pruning choice names '" + ch.layer + "', which is not a prunable layer of this model");
     const int n = g->channels - ch.channels_after;
     if (n <= 0) continue;
-    rm[ch.layer] = lowest_scores(crit.scores(m, *g), n);
+    rm[ch.layer] = lowest_scores(crit.group_scores(m, *g), n);
   }
   return rm;
 }

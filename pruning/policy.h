@@ -34,6 +34,7 @@ struct LayerChoice {
   double requested = 0;  // the ratio the policy asked for, before caps and rounding
   int channels_after = 0;
   std::string why;       // one phrase: which rule set the count
+  std::string members;   // a group of several sources: all its members (ChannelGroup::describe)
   double achieved() const {
     return channels_before ? 1.0 - static_cast<double>(channels_after) / channels_before : 0.0;
   }

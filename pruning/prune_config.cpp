@@ -104,6 +104,9 @@ std::vector<KeyImpl> make_keys() {
       {{"pruning", "criterion", "criterion", "mean_weight", "filter ranking: mean_weight, l1, l2, random, bn_gamma, mean_signed"},
        [](PruneConfig& c, const std::string& v, const std::string& w) { c.criterion = one_of(v, criterion_names(), w); },
        [](const PruneConfig& c) { return c.criterion; }},
+      {{"pruning", "group_score", "group-score", "mean", "channels shared by several layers (an add): mean, sum or max of their scores"},
+       [](PruneConfig& c, const std::string& v, const std::string& w) { c.group_score = one_of(v, group_combine_names(), w); },
+       [](const PruneConfig& c) { return c.group_score; }},
       {{"pruning", "threshold", "threshold", "1", "T: accuracy drop allowed per layer in the scan, in points; a list gives one per round"},
        [](PruneConfig& c, const std::string& v, const std::string& w) {
          c.thresholds.clear();

@@ -25,6 +25,7 @@ struct PruneConfig {
   // [pruning]
   std::string mode = "t_sensitive";  // t_sensitive | uniform | global
   std::string criterion = "mean_weight";
+  std::string group_score = "mean";  // GroupCombine of criterion.h for groups with several sources
   std::vector<double> thresholds = {1.0};  // T in accuracy points, one per round (the last repeats)
   double total_threshold = 1.0;            // T_total: stop iterating when val drops more (points)
   std::vector<double> ratios = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};

@@ -122,6 +122,7 @@ std::string report_json(const PruneReport& r) {
       j.kv("requested_ratio", l.requested);
       j.kv("achieved_ratio", l.achieved());
       j.kv("rule", l.why);
+      if (!l.members.empty()) j.kv("members", l.members);
       j.end_object();
     }
     j.end_array();
@@ -241,7 +242,8 @@ std::string report_table(const PruneReport& r) {
     for (const auto& l : rd.layers)
       s << "  " << std::left << std::setw(14) << l.layer << std::setw(22) << l.criterion << std::right << std::setw(8)
         << l.channels_before << std::setw(7) << l.channels_after << std::setw(11) << fixed(l.requested, 2)
-        << std::setw(10) << fixed(l.achieved(), 3) << "  " << l.why << "\n";
+        << std::setw(10) << fixed(l.achieved(), 3) << "  " << l.why << "\n"
+        << (l.members.empty() ? "" : "    group " + l.members + "\n");
   }
   if (!r.notes.empty()) {
     s << "\nnot prunable:\n";

@@ -45,8 +45,14 @@ SampleSet load_samples(const Dataset& d, size_t max_samples, int batch) {
 
 namespace {
 
-// Runs layers [from, end) of m on x; returns the last output (one of the two buffers).
+// Runs layers [from, end) of m on x; returns the last output (one of the two buffers). A graph
+// model runs whole through Model::forward (from must be 0): its layers do not read one another
+// in list order.
 const Tensor& forward_from(Model& m, size_t from, const Tensor& x, Context& ctx, Tensor (&buf)[2]) {
+  if (!m.is_chain()) {
+    if (from != 0) throw Error("sensitivity: a graph model runs from its first layer only");
+    return m.forward(x, ctx);
+  }
   const Tensor* in = &x;
   for (size_t i = from; i < m.layers.size(); ++i) {
     Tensor& out = buf[(i - from) & 1];
@@ -113,7 +119,7 @@ ScanResult sensitivity_scan(const Model& cm, const GroupAnalysis& a, const Crite
     c.layer = g.name;
     c.channels = g.channels;
     c.ratios = opt.ratios;
-    const std::vector<double> scores = crit.scores(m, g);
+    const std::vector<double> scores = crit.group_scores(m, g);
     std::vector<Model> pruned;
     std::vector<int> which;  // index into ratios of each pruned copy
     for (size_t k = 0; k < opt.ratios.size(); ++k) {
@@ -133,7 +139,7 @@ ScanResult sensitivity_scan(const Model& cm, const GroupAnalysis& a, const Crite
     for (size_t b = 0; b < data.batches.size(); ++b) {
       // Everything before the source layer is the same in every copy: compute it once.
       const Tensor* x = &data.batches[b];
-      if (g.source > 0) {
+      if (g.source > 0 && m.is_chain()) {
         Tensor pb[2];
         const Tensor* in = x;
         for (int i = 0; i < g.source; ++i) {
@@ -145,7 +151,8 @@ ScanResult sensitivity_scan(const Model& cm, const GroupAnalysis& a, const Crite
         x = &prefix;
       }
       for (size_t p = 0; p < pruned.size(); ++p)
-        ok[p] += count_correct(forward_from(pruned[p], static_cast<size_t>(g.source), *x, ctx, buf), data.labels[b]);
+        ok[p] += count_correct(forward_from(pruned[p], m.is_chain() ? static_cast<size_t>(g.source) : 0, *x, ctx, buf),
+                               data.labels[b]);
       images += data.labels[b].size() * pruned.size();
       prog.update(++step, images);
     }

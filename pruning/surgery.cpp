@@ -4,8 +4,6 @@
 #include <cstring>
 #include <memory>
 
-#include "framework/layers/conv2d.h"
-#include "framework/layers/linear.h"
 
 namespace trim {
 
@@ -43,10 +41,10 @@ Model prune_channels(const Model& m, const ChannelRemoval& remove, int min_chann
 
 Model prune_channels(const Model& m, const GroupAnalysis& a, const ChannelRemoval& remove, int min_channels) {
   const size_t n = m.layers.size();
-  // Per layer: kept output channels and kept input columns (nullopt-like: empty + flag).
-  std::vector<std::vector<int>> out_keep(n), in_keep(n);
-  std::vector<char> has_out(n, 0), has_in(n, 0);
-
+  if (a.out_segments.size() != n) throw Error("surgery: the group analysis does not describe this model");
+  // Kept channels of every group that loses some (empty vector + flag: untouched).
+  std::vector<std::vector<int>> keep(a.groups.size());
+  std::vector<char> pruned(a.groups.size(), 0);
   for (const auto& kv : remove) {
     const ChannelGroup* g = a.find(kv.first);
     if (!g) {
@@ -64,49 +62,54 @@ Model prune_channels(const Model& m, const GroupAnalysis& a, const ChannelRemova
         throw Error("surgery: channel " + std::to_string(f) + " of layer '" + g->name + "' is listed twice");
       gone[static_cast<size_t>(f)] = 1;
     }
-    std::vector<int> keep;
+    const size_t gi = static_cast<size_t>(g - a.groups.data());
     for (int f = 0; f < g->channels; ++f)
-      if (!gone[static_cast<size_t>(f)]) keep.push_back(f);
+      if (!gone[static_cast<size_t>(f)]) keep[gi].push_back(f);
     const int floor_ = std::max(1, min_channels);
-    if (static_cast<int>(keep.size()) < floor_ && static_cast<int>(keep.size()) < g->channels)
+    if (static_cast<int>(keep[gi].size()) < floor_ && static_cast<int>(keep[gi].size()) < g->channels)
       throw Error("surgery: refusing to prune layer '" + g->name + "' from " + std::to_string(g->channels) + " to " +
-                  std::to_string(keep.size()) + " channels: at least min_channels=" + std::to_string(floor_) +
+                  std::to_string(keep[gi].size()) + " channels: at least min_channels=" + std::to_string(floor_) +
                   " must remain");
-    auto set_out = [&](int idx) {
-      if (has_out[static_cast<size_t>(idx)])
-        throw Error("surgery: layer '" + m.layers[static_cast<size_t>(idx)]->name() + "' belongs to two groups");
-      has_out[static_cast<size_t>(idx)] = 1;
-      out_keep[static_cast<size_t>(idx)] = keep;
-    };
-    set_out(g->source);
-    for (int f : g->followers) set_out(f);
-    std::vector<int> cols;
-    for (int f : keep)
-      for (int s = 0; s < g->spatial; ++s) cols.push_back(f * g->spatial + s);
-    has_in[static_cast<size_t>(g->consumer)] = 1;
-    in_keep[static_cast<size_t>(g->consumer)] = cols;
+    pruned[gi] = 1;
+  }
+  // The kept indices along a channel axis made of segments (each channel `spatial` entries wide);
+  // false when nothing on the axis changes.
+  auto kept_along = [&](const std::vector<ChannelSegment>& segs, std::vector<int>& out) {
+    bool changed = false;
+    int offset = 0;
+    out.clear();
+    for (const auto& sg : segs) {
+      const bool cut = sg.group >= 0 && pruned[static_cast<size_t>(sg.group)];
+      changed = changed || cut;
+      if (cut) {
+        for (int f : keep[static_cast<size_t>(sg.group)])
+          for (int sp = 0; sp < sg.spatial; ++sp) out.push_back(offset + f * sg.spatial + sp);
+      } else {
+        for (int e = 0; e < sg.channels * sg.spatial; ++e) out.push_back(offset + e);
+      }
+      offset += sg.channels * sg.spatial;
+    }
+    return changed;
+  };
+  // Per layer: kept output rows (sources and followers own parameters along them) and kept
+  // input columns (sources).
+  std::vector<std::vector<int>> out_keep(n), in_keep(n);
+  std::vector<char> has_out(n, 0), has_in(n, 0);
+  for (size_t i = 0; i < n; ++i) {
+    const ChannelRole role = m.layers[i]->channel_role();
+    if (role == ChannelRole::Source || role == ChannelRole::Follower)
+      has_out[i] = kept_along(a.out_segments[i], out_keep[i]);
+    if (role == ChannelRole::Source) has_in[i] = kept_along(a.in_segments[i], in_keep[i]);
   }
 
-  // New layers from the old descriptions with the channel counts changed.
+  // New layers from the old descriptions (inputs included) with the channel counts changed.
   Model out;
   out.input = m.input;
   out.class_names = m.class_names;
   for (size_t i = 0; i < n; ++i) {
-    Layer* l = m.layers[i].get();
-    LayerDesc d;
-    d.type = l->type();
+    LayerDesc d = m.layer_desc(i);
     d.file = "<surgery>";
-    l->write_desc(d);
-    d.set("name", l->name());
-    if (has_out[i]) {
-      const int k = static_cast<int>(out_keep[i].size());
-      if (auto* c = dynamic_cast<Conv2d*>(l)) {
-        d.set("filters", k);
-        if (c->depthwise()) d.set("groups", k);
-      } else if (dynamic_cast<Linear*>(l)) {
-        d.set("out", k);
-      }
-    }
+    if (has_out[i]) m.layers[i]->set_out_channels(d, static_cast<int>(out_keep[i].size()));
     out.add(make_layer(d));
   }
   try {
@@ -114,20 +117,19 @@ Model prune_channels(const Model& m, const GroupAnalysis& a, const ChannelRemova
   } catch (const Error& e) {
     throw Error(std::string("surgery produced an inconsistent model (a bug in the dependency analysis): ") + e.what());
   }
+  // The rebuilt model keeps the order (it is already topological), so layer i is layer i.
+  for (size_t i = 0; i < n; ++i)
+    if (out.layers[i]->name() != m.layers[i]->name()) throw Error("surgery: the layer order changed");
 
-  // Weights: rows of every pruned layer, input columns of every consumer.
+  // Weights: rows of every pruned layer, input columns of every consumer (axis 1 of its weight).
   for (size_t i = 0; i < n; ++i) {
     auto po = m.layers[i]->params();
     auto pn = out.layers[i]->params();
     if (po.size() != pn.size()) throw Error("surgery: layer '" + m.layers[i]->name() + "' changed its parameter list");
-    auto* conv = dynamic_cast<Conv2d*>(m.layers[i].get());
-    // A depthwise conv's axis 1 is one input per group: only standard convs and linears have
-    // input columns to select.
-    const bool cols_apply = has_in[i] && !(conv && conv->groups != 1);
     for (size_t p = 0; p < po.size(); ++p) {
       const bool is_weight = po[p].value->rank() >= 2;
       copy_selected(*pn[p].value, *po[p].value, has_out[i] ? &out_keep[i] : nullptr,
-                    cols_apply && is_weight ? &in_keep[i] : nullptr, m.layers[i]->name() + "." + po[p].name);
+                    has_in[i] && is_weight ? &in_keep[i] : nullptr, m.layers[i]->name() + "." + po[p].name);
     }
   }
   return out;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "framework/layer.h"
+#include "framework/model.h"
 #include "framework/tensor.h"
 
 namespace trim {
@@ -197,6 +198,149 @@ inline ::testing::AssertionResult check_layer(Layer& layer, const Tensor& input,
   restore();
   if (nfail == 0) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << header.str() << fails.str();
+}
+
+// The same check for a layer with several inputs (add, concat): every input gets its own
+// gradient, compared with central differences; dinputs are pre-filled with garbage (backward
+// must overwrite them).
+inline ::testing::AssertionResult check_layer_inputs(Layer& layer, const std::vector<Tensor>& inputs,
+                                                     const Config& cfg, const std::string& what) {
+  std::mt19937_64 rng(cfg.seed);
+  Workspace ws;
+  Context ctx;
+  ctx.mode = cfg.mode;
+  ctx.workspace = &ws;
+  std::vector<Tensor> x = inputs;
+  std::vector<const Tensor*> in;
+  for (auto& t : x) in.push_back(&t);
+  Tensor out;
+  layer.forward_inputs(out, in, ctx);
+  Tensor r(out.shape());
+  fill_uniform(r, rng);
+  auto f = [&]() {
+    layer.forward_inputs(out, in, ctx);
+    double s = 0.0;
+    for (size_t i = 0; i < out.numel(); ++i) s += static_cast<double>(out[i]) * r[i];
+    return s;
+  };
+  std::vector<Tensor> dx(x.size());
+  std::vector<Tensor*> din;
+  for (size_t k = 0; k < x.size(); ++k) {
+    dx[k] = Tensor(x[k].shape());
+    dx[k].fill(1e6f);
+    din.push_back(&dx[k]);
+  }
+  f();
+  layer.backward_inputs(din, r, in, out, ctx);
+  std::ostringstream fails;
+  int nfail = 0;
+  for (size_t k = 0; k < x.size(); ++k) {
+    if (dx[k].shape() != x[k].shape()) {
+      fails << "  dinput " << k << " has shape " << dx[k].shape().str() << ", input " << x[k].shape().str() << "\n";
+      ++nfail;
+      continue;
+    }
+    std::vector<size_t> idx(x[k].numel());
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    if (idx.size() > static_cast<size_t>(cfg.max_checks)) {
+      std::shuffle(idx.begin(), idx.end(), rng);
+      idx.resize(static_cast<size_t>(cfg.max_checks));
+    }
+    for (size_t i : idx) {
+      const float orig = x[k][i];
+      const float up = static_cast<float>(orig + cfg.eps), down = static_cast<float>(orig - cfg.eps);
+      x[k][i] = up;
+      const double fp = f();
+      x[k][i] = down;
+      const double fm = f();
+      x[k][i] = orig;
+      const double numeric = (fp - fm) / (static_cast<double>(up) - down);
+      const double a = dx[k][i];
+      const double tol = cfg.abs_tol + cfg.rel_tol * std::max(std::fabs(a), std::fabs(numeric));
+      if (!(std::fabs(a - numeric) <= tol)) {
+        fails << "  input " << k << describe_index(x[k].shape(), i) << ": analytic " << a << " numeric " << numeric
+              << "\n";
+        ++nfail;
+      }
+    }
+  }
+  if (nfail == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "gradient check failed: " << what << " (" << layer.type() << " '"
+                                       << layer.name() << "')\n"
+                                       << fails.str();
+}
+
+// A whole model (graphs included): the gradient of f = sum(logits * R) with respect to every
+// trainable parameter, from Model::backward, against central differences. Parameters that feed
+// several layers through a shared tensor are where backward must add gradients up.
+inline ::testing::AssertionResult check_model(Model& m, const Tensor& x, const Config& cfg, const std::string& what) {
+  std::mt19937_64 rng(cfg.seed);
+  std::mt19937_64 ctx_rng(cfg.rng_seed);
+  Workspace ws;
+  Context ctx;
+  ctx.mode = cfg.mode;
+  ctx.workspace = &ws;
+  ctx.rng = &ctx_rng;
+  std::vector<NamedParam> params = m.params();
+  std::vector<Tensor> saved;
+  for (auto& p : params)
+    if (!p.grad) saved.push_back(*p.value);
+  auto restore = [&]() {
+    size_t b = 0;
+    for (auto& p : params)
+      if (!p.grad) *p.value = saved[b++];
+    ctx_rng.seed(cfg.rng_seed);
+  };
+  restore();
+  Tensor r(m.forward(x, ctx).shape());
+  fill_uniform(r, rng);
+  auto f = [&]() {
+    restore();
+    const Tensor& out = m.forward(x, ctx);
+    double s = 0.0;
+    for (size_t i = 0; i < out.numel(); ++i) s += static_cast<double>(out[i]) * r[i];
+    return s;
+  };
+  m.zero_grad();
+  f();
+  m.backward(r, ctx);
+  std::vector<Tensor> analytic;
+  for (auto& p : params)
+    if (p.grad) analytic.push_back(*p.grad);
+  std::ostringstream fails;
+  int nfail = 0;
+  size_t j = 0;
+  for (auto& p : params) {
+    if (!p.grad) continue;
+    Tensor& t = *p.value;
+    const Tensor& g = analytic[j++];
+    std::vector<size_t> idx(t.numel());
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    if (idx.size() > static_cast<size_t>(cfg.max_checks)) {
+      std::shuffle(idx.begin(), idx.end(), rng);
+      idx.resize(static_cast<size_t>(cfg.max_checks));
+    }
+    for (size_t i : idx) {
+      const float orig = t[i];
+      const float up = static_cast<float>(orig + cfg.eps), down = static_cast<float>(orig - cfg.eps);
+      t[i] = up;
+      const double fp = f();
+      t[i] = down;
+      const double fm = f();
+      t[i] = orig;
+      const double numeric = (fp - fm) / (static_cast<double>(up) - down);
+      const double a = g[i];
+      const double tol = cfg.abs_tol + cfg.rel_tol * std::max(std::fabs(a), std::fabs(numeric));
+      if (!(std::fabs(a - numeric) <= tol)) {
+        fails << "  " << p.name << describe_index(t.shape(), i) << ": analytic " << a << " numeric " << numeric
+              << " tol " << tol << "\n";
+        ++nfail;
+      }
+    }
+  }
+  restore();
+  if (nfail == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "model gradient check failed: " << what << "\n" << fails.str();
 }
 
 }  // namespace gradcheck

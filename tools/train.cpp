@@ -40,7 +40,7 @@ int train_main(int argc, char** argv) {
   o.option("classes", "", "keep only these classes, e.g. 0,2,6 (relabelled 0..k-1)");
   TrainOptions defaults;
   declare_train_options(o, defaults,
-                        {{"epochs", "epochs (default: 10 for sicknet, 15 for mobilenet_v1, 3 for a model file)"},
+                        {{"epochs", "epochs (default: 10; 15 for mobilenet_v1/v2; 3 to fine-tune a model file with weights)"},
                          {"lr", "base learning rate (default 0.05; 0.005 for a model file)"}});
   o.set("epochs", "");  // their defaults depend on the model (above), not on TrainOptions'
   o.set("lr", "");
@@ -66,7 +66,17 @@ int train_main(int argc, char** argv) {
 
   Model model;
   int image_size = o.integer("image-size", 0, 16384);
-  if (from_file) {
+  // A description with no weights beside it is a new architecture: it trains from scratch with
+  // the built-ins' initialisation and defaults (eval, prune and latency still need weights).
+  bool fresh = false;
+  if (from_file && !is_onnx_path(spec) && !std::ifstream(weights_path_for(spec))) {
+    model = model_from_desc(read_file(spec), spec);
+    model.init_params(static_cast<uint64_t>(o.integer("seed", 0, 2147483647)));
+    fresh = true;
+    std::fprintf(stderr, "train: %s has no weights (%s): training from scratch with fresh weights\n", spec.c_str(),
+                 weights_path_for(spec).c_str());
+    if (image_size == 0) image_size = model.input[1];
+  } else if (from_file) {
     model = load_model_any(spec);
     if (image_size == 0) image_size = model.input[1];
   }
@@ -89,14 +99,15 @@ int train_main(int argc, char** argv) {
   model.class_names = data.train->class_names();
 
   TrainOptions t = defaults;
-  t.schedule.epochs = from_file ? 3 : name == "mobilenet_v1" ? 15 : 10;
-  t.schedule.base_lr = from_file ? 0.005f : 0.05f;
+  const bool finetune = from_file && !fresh;
+  t.schedule.epochs = finetune ? 3 : name == "mobilenet_v1" || name == "mobilenet_v2" ? 15 : 10;
+  t.schedule.base_lr = finetune ? 0.005f : 0.05f;
   apply_train_options(o, t);
   if (t.schedule.epochs < 1) throw Error("option --epochs: training needs at least 1 epoch");
   t.seed = ds.seed;
   t.threads = o.threads("threads");
   // Fine-tuning a model file writes next to its run, never into it: runs/x/x.model -> runs/x-finetune.
-  t.out_dir = o.given("out") ? o.output_path("out") : "runs/" + name + (from_file ? "-finetune" : "");
+  t.out_dir = o.given("out") ? o.output_path("out") : "runs/" + name + (finetune ? "-finetune" : "");
   if (from_file) refuse_overwriting_input(spec, t.out_dir, name);
   t.name = name;
   t.resume = o.on("resume");

@@ -27,11 +27,15 @@ class BatchNorm2d : public Layer {
   // This layer and a ReLU after it as one step: out = max(BN(in), 0), with the same statistics,
   // running-statistic updates and rounding as forward() followed by ReLU::forward(). The BN
   // output is not stored.
-  void forward_relu(Tensor& out, const Tensor& in, Context& ctx);
+  ChannelRole channel_role() const override { return ChannelRole::Follower; }
+  bool fuses_relu() const override { return true; }
+  const Tensor* channel_scale() const override { return &gamma; }
+  void forward_relu(Tensor& out, const Tensor& in, Context& ctx) override;
   // Backward of that step: doutput is the gradient of the ReLU's output, out the ReLU's output
   // (shape only: the mask is recomputed from in). Same results as ReLU::backward() followed by
   // backward(). Pairs with the latest forward_relu(), as backward() pairs with forward().
-  void backward_relu(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out, Context& ctx);
+  void backward_relu(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
+                     Context& ctx) override;
 
   int channels = 0;
   float eps = 1e-5f, momentum = 0.1f;

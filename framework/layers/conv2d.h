@@ -30,6 +30,16 @@ class Conv2d : public Layer {
   std::vector<ParamRef> params() override;
   void write_desc(LayerDesc& d) const override;
   int64_t macs() const override;
+  ChannelRole channel_role() const override {
+    return groups == 1 ? ChannelRole::Source : depthwise() ? ChannelRole::Follower : ChannelRole::Opaque;
+  }
+  std::string opaque_reason() const override {
+    return "the grouped conv '" + name_ + "' (groups=" + std::to_string(groups) + "), which surgery does not split";
+  }
+  void set_out_channels(LayerDesc& d, int channels) const override {
+    d.set("filters", channels);
+    if (depthwise()) d.set("groups", channels);
+  }
 
   bool depthwise() const { return groups > 1 && groups == in_channels && groups == out_channels; }
   // Images sharing one GEMM on the blocked path for a batch of n: a power of two, so a batch of

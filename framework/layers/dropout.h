@@ -15,6 +15,7 @@ class Dropout : public Layer {
   explicit Dropout(const LayerDesc& d);
   explicit Dropout(float p = 0.5f);
   std::string type() const override { return "dropout"; }
+  ChannelRole channel_role() const override { return ChannelRole::Passthrough; }
   Shape setup(const Shape& in) override;
   void forward(Tensor& out, const Tensor& in, Context& ctx) override;
   void backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,

@@ -22,6 +22,8 @@ class Linear : public Layer {
   std::vector<ParamRef> params() override;
   void write_desc(LayerDesc& d) const override;
   int64_t macs() const override;
+  ChannelRole channel_role() const override { return ChannelRole::Source; }
+  void set_out_channels(LayerDesc& d, int channels) const override { d.set("out", channels); }
 
   int in_features = 0, out_features = 0;
   bool has_bias = true;
@@ -34,6 +36,7 @@ class Flatten : public Layer {
   explicit Flatten(const LayerDesc& d);
   Flatten() = default;
   std::string type() const override { return "flatten"; }
+  ChannelRole channel_role() const override { return ChannelRole::Flatten; }
   Shape setup(const Shape& in) override;
   void forward(Tensor& out, const Tensor& in, Context& ctx) override;
   void backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,

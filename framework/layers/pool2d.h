@@ -15,6 +15,7 @@ class MaxPool2d : public Layer {
   explicit MaxPool2d(const LayerDesc& d);
   MaxPool2d(int kernel, int stride, int pad = 0);
   std::string type() const override { return "maxpool"; }
+  ChannelRole channel_role() const override { return ChannelRole::Passthrough; }
   Shape setup(const Shape& in) override;
   void forward(Tensor& out, const Tensor& in, Context& ctx) override;
   void backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
@@ -31,6 +32,7 @@ class AvgPool2d : public Layer {
   explicit AvgPool2d(const LayerDesc& d);
   AvgPool2d(int kernel, int stride, int pad = 0);
   std::string type() const override { return "avgpool"; }
+  ChannelRole channel_role() const override { return ChannelRole::Passthrough; }
   Shape setup(const Shape& in) override;
   void forward(Tensor& out, const Tensor& in, Context& ctx) override;
   void backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
@@ -45,6 +47,7 @@ class GlobalAvgPool : public Layer {
   explicit GlobalAvgPool(const LayerDesc& d);
   GlobalAvgPool() = default;
   std::string type() const override { return "globalavgpool"; }
+  ChannelRole channel_role() const override { return ChannelRole::Passthrough; }
   Shape setup(const Shape& in) override;
   void forward(Tensor& out, const Tensor& in, Context& ctx) override;
   void backward(Tensor* dinput, const Tensor& doutput, const Tensor& in, const Tensor& out,
