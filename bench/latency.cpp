@@ -25,7 +25,7 @@
 #include "framework/cli_options.h"
 #include "framework/engine/engine.h"
 #include "framework/model_file.h"
-#include "models/zoo.h"
+#include "models/model_spec.h"
 
 namespace {
 
@@ -37,49 +37,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// A model file, or a built-in name: "sicknet" (1x28x28, 10 classes), "sicknet_<C>x<H>x<W>",
-// "mobilenet_v1_<alpha>_<resolution>" (3 channels, 1000 classes). Built-ins get random weights
-// from a fixed seed (latency does not depend on the values).
-Model load_any(const std::string& spec) {
-  if (ends_with(spec, ".model")) return load_model(spec);
-  Model m;
-  if (spec == "sicknet") {
-    m = build_sicknet(1, 28, 28, 10);
-  } else if (spec.rfind("sicknet_", 0) == 0) {
-    int c = 0, h = 0, w = 0;
-    if (std::sscanf(spec.c_str() + 8, "%dx%dx%d", &c, &h, &w) != 3) throw Error("bad built-in model name '" + spec + "' (sicknet_<C>x<H>x<W>)");
-    m = build_sicknet(c, h, w, 10);
-  } else if (spec.rfind("mobilenet_v1_", 0) == 0) {
-    MobileNetV1Options o;
-    float alpha = 0;
-    int res = 0;
-    if (std::sscanf(spec.c_str() + 13, "%f_%d", &alpha, &res) != 2)
-      throw Error("bad built-in model name '" + spec + "' (mobilenet_v1_<alpha>_<resolution>, e.g. mobilenet_v1_0.5_224)");
-    o.alpha = alpha;
-    o.resolution = res;
-    o.small_input = res < 64;
-    m = build_mobilenet_v1(o);
-  } else if (spec.rfind("dwpw_", 0) == 0) {
-    // For channel-count sweeps: C x R x R input, 4 x (depthwise 3x3 + pointwise C -> C, each
-    // with BN + ReLU), global pool, linear 10.
-    int c = 0, r = 0;
-    if (std::sscanf(spec.c_str() + 5, "%d_%d", &c, &r) != 2 || c < 1 || r < 1)
-      throw Error("bad built-in model name '" + spec + "' (dwpw_<channels>_<resolution>)");
-    std::ostringstream d;
-    d << "[input]\nchannels=" << c << "\nheight=" << r << "\nwidth=" << r << "\n";
-    for (int b = 0; b < 4; ++b)
-      d << "[conv]\nfilters=" << c << "\nsize=3\npad=1\ngroups=" << c << "\nbias=0\n[batchnorm]\n[relu]\n"
-        << "[conv]\nfilters=" << c << "\nsize=1\nbias=0\n[batchnorm]\n[relu]\n";
-    d << "[globalavgpool]\n[flatten]\n[linear]\nout=10\n";
-    m = model_from_desc(d.str(), spec);
-  } else {
-    throw Error("'" + spec + "' is neither a .model file nor a built-in model (sicknet, sicknet_<C>x<H>x<W>, "
-                "mobilenet_v1_<alpha>_<res>, dwpw_<C>_<res>)");
-  }
-  m.init_params(1);
-  return m;
-}
-
 struct Bench {
   std::string spec;
   Model model;
@@ -87,7 +44,7 @@ struct Bench {
   std::vector<float> in, out;
   std::vector<double> ms;  // per timed run
 
-  Bench(const std::string& s, const EngineOptions& o) : spec(s), model(load_any(s)) {
+  Bench(const std::string& s, const EngineOptions& o) : spec(s), model(load_model_spec(s)) {
     engine.reset(new InferenceEngine(model, o));
     in.resize(model.input.numel());
     std::mt19937 rng(3);
@@ -282,7 +239,7 @@ int body(int argc, char** argv) {
 
   if (cli.given("save")) {
     for (const auto& s : specs) {
-      Model m = load_any(s);
+      Model m = load_model_spec(s);
       std::string name = s;
       if (ends_with(name, ".model")) name = name.substr(name.find_last_of('/') + 1, name.size() - name.find_last_of('/') - 7);
       save_model(m, cli.str("save") + "/" + name + ".model");
