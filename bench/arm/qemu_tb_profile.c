@@ -13,7 +13,7 @@
  * count x instructions summed over TBs is the total, per symbol it is the per-function cost, and
  * the raw words let arm_cost.py hand the hot blocks to llvm-mca.
  *
- * marker=SYMBOL: every execution of SYMBOL's entry block (the first TB translated in that symbol;
+ * marker=SYMBOL: every execution of the entry block of the symbol containing SYMBOL (the first TB translated in that symbol;
  * a function is always first entered at its entry) records the running instruction total. The
  * engine calls omp_get_wtime() before and after each step when profiling, so the differences
  * between consecutive markers are the steps' instruction counts. Needs a binary with symbols
@@ -117,7 +117,7 @@ static void on_tb(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
   qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64, &total, n);
   qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64, &b->count, 1);
   const char *sym = n ? qemu_plugin_insn_symbol(qemu_plugin_tb_get_insn(tb, 0)) : NULL;
-  if (marker[0] && sym && strcmp(sym, marker) == 0) {
+  if (marker[0] && sym && strstr(sym, marker)) {  /* substring: aliases such as gomp_ialias_omp_get_wtime */
     if (!have_marker_entry) {
       marker_entry = vaddr;
       have_marker_entry = true;
