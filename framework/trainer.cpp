@@ -1,6 +1,9 @@
 #include "framework/trainer.h"
 
 #include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
 
 #include <chrono>
 #include <cmath>
@@ -10,7 +13,6 @@
 #include <sys/stat.h>
 
 #include "framework/evaluate.h"
-#include "framework/loss.h"
 #include "framework/model_file.h"
 #include "framework/progress.h"
 #include "framework/threads.h"
@@ -19,7 +21,20 @@ namespace trim {
 
 namespace {
 
-const char kCkptMagic[8] = {'T', 'R', 'I', 'M', 'C', 'K', 'P', '1'};
+// Version 2 ends with a CRC-32 of every byte before it (version 1 checksummed only the weights
+// inside it, so a damaged optimizer state or counter resumed silently).
+const char kCkptMagic[8] = {'T', 'R', 'I', 'M', 'C', 'K', 'P', '2'};
+const char kCkptMagicV1[8] = {'T', 'R', 'I', 'M', 'C', 'K', 'P', '1'};
+
+uint32_t crc32_of(const std::string& b, size_t n) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (size_t pos = 0; pos < n;) {
+    const uInt chunk = static_cast<uInt>(std::min<size_t>(n - pos, 1u << 30));
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(b.data() + pos), chunk);
+    pos += chunk;
+  }
+  return static_cast<uint32_t>(crc);
+}
 
 void put_u64(std::string& s, uint64_t v) {
   for (int i = 0; i < 8; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -120,13 +135,22 @@ void save_checkpoint(const std::string& path, const Model& model, Sgd& sgd, cons
   put_u64(s, bv);
   put_blob(s, c.best_weights);
   put_blob(s, encode_history(c.history));
+  const uint32_t crc = crc32_of(s, s.size());
+  for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
   write_file_atomic(path, s);
 }
 
 // Restores weights, velocity and bookkeeping; the model must have the checkpoint's description.
-Checkpoint load_checkpoint(const std::string& path, Model& model, Sgd& sgd) {
+// The whole file is checksummed, and every counter must fit the run being resumed (`epochs`).
+Checkpoint load_checkpoint(const std::string& path, Model& model, Sgd& sgd, int epochs) {
   std::string b = read_file(path);
-  if (b.size() < 8 || std::memcmp(b.data(), kCkptMagic, 8) != 0) throw Error(path + ": not a trim checkpoint");
+  if (b.size() >= 8 && std::memcmp(b.data(), kCkptMagicV1, 8) == 0)
+    throw Error(path + ": checkpoint of an older trim (TRIMCKP1, not checksummed as a whole); start the run again");
+  if (b.size() < 12 || std::memcmp(b.data(), kCkptMagic, 8) != 0) throw Error(path + ": not a trim checkpoint");
+  uint32_t stored = 0;
+  for (int i = 0; i < 4; ++i) stored |= static_cast<uint32_t>(static_cast<unsigned char>(b[b.size() - 4 + i])) << (8 * i);
+  if (crc32_of(b, b.size() - 4) != stored) throw Error(path + ": checksum mismatch (the checkpoint is corrupt)");
+  b.resize(b.size() - 4);
   CkptReader r{b, path};
   std::string desc = r.blob();
   if (desc != model_to_desc(model))
@@ -135,13 +159,34 @@ Checkpoint load_checkpoint(const std::string& path, Model& model, Sgd& sgd) {
   std::string vel = r.blob();
   if (vel.size() != sgd.velocity().numel() * sizeof(float)) throw Error(path + ": optimizer state has the wrong size");
   std::memcpy(sgd.velocity().data(), vel.data(), vel.size());
+  for (size_t i = 0; i < sgd.velocity().numel(); ++i)
+    if (!std::isfinite(sgd.velocity()[i]))
+      throw Error(path + ": optimizer state element " + std::to_string(i) + " is not finite");
   Checkpoint c;
-  c.epochs_done = static_cast<int>(r.u64());
-  c.best_epoch = static_cast<int>(r.u64());
+  const uint64_t done = r.u64(), best = r.u64();
+  if (done > static_cast<uint64_t>(epochs))
+    throw Error(path + ": checkpoint is after epoch " + std::to_string(done) + " but this run has " +
+                std::to_string(epochs) + " epochs (use the same --epochs, or another --out folder)");
+  if (best > done)
+    throw Error(path + ": best epoch " + std::to_string(best) + " is after the last epoch done (" + std::to_string(done) + ")");
+  c.epochs_done = static_cast<int>(done);
+  c.best_epoch = static_cast<int>(best);
   uint64_t bv = r.u64();
   std::memcpy(&c.best_val, &bv, 8);
+  if (!(c.best_val == -1 || (c.best_val >= 0 && c.best_val <= 1)))
+    throw Error(path + ": best validation accuracy " + std::to_string(c.best_val) + " is not in [0, 1]");
   c.best_weights = r.blob();
+  if (!c.best_weights.empty()) {
+    Model probe = model.clone();
+    deserialize_weights(probe, c.best_weights, path + " (best-epoch weights)");
+  }
   c.history = decode_history(r.blob());
+  if (c.history.size() != done)
+    throw Error(path + ": " + std::to_string(c.history.size()) + " epochs of history for " + std::to_string(done) +
+                " epochs done");
+  for (size_t i = 0; i < c.history.size(); ++i)
+    if (c.history[i].epoch != static_cast<int>(i) + 1 || !std::isfinite(c.history[i].lr))
+      throw Error(path + ": history line " + std::to_string(i + 1) + " is damaged");
   if (r.pos != b.size()) throw Error(path + ": trailing bytes in checkpoint");
   return c;
 }
@@ -168,7 +213,7 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data, 
   if (opt.resume) {
     if (ckpt.empty()) throw Error("--resume needs an output folder");
     if (::access(ckpt.c_str(), F_OK) == 0) {
-      ck = load_checkpoint(ckpt, model, sgd);
+      ck = load_checkpoint(ckpt, model, sgd, epochs);
       if (opt.progress)
         std::fprintf(stderr, "%s: resuming from %s after epoch %d of %d\n", opt.label.c_str(), ckpt.c_str(),
                      ck.epochs_done, epochs);
@@ -196,17 +241,12 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data, 
     for (size_t step = 0; train_data.next(images, labels); ++step) {
       lr = opt.schedule.at(epoch + static_cast<double>(step) / static_cast<double>(nb));
       rng.seed(step_seed(opt.seed, epoch, step));
-      const Tensor& logits = model.forward(images, ctx);
-      int correct = 0;
-      float loss = softmax_cross_entropy(&dlogits, &correct, logits, labels);
-      if (!std::isfinite(loss))
-        throw Error(opt.label + ": loss became " + std::to_string(loss) + " at epoch " + std::to_string(epoch + 1) +
+      const StepResult r = train_step(model, sgd, ctx, images, labels, lr, dlogits, opt.hooks);
+      if (!r.updated)
+        throw Error(opt.label + ": loss became " + std::to_string(r.loss) + " at epoch " + std::to_string(epoch + 1) +
                     " step " + std::to_string(step + 1) + " (learning rate " + std::to_string(lr) + " too high?)");
-      model.zero_grad();
-      model.backward(dlogits, ctx);
-      sgd.step(lr);
-      loss_sum += loss * static_cast<double>(labels.size());
-      correct_sum += static_cast<size_t>(correct);
+      loss_sum += r.loss * static_cast<double>(labels.size());
+      correct_sum += static_cast<size_t>(r.correct);
       seen += labels.size();
       bar.update(step + 1, seen, loss_sum / static_cast<double>(seen),
                  static_cast<double>(correct_sum) / static_cast<double>(seen));

@@ -1,5 +1,6 @@
 // trainer.h - the training loop: SGD over a batch source for a number of epochs, validation each
 // epoch, a CSV log, progress on stderr, checkpoints (last and best-on-validation) and resume.
+// Each batch is one train_step() (train_step.h), the same function the benchmarks and tests run.
 //
 // Kill safety: after every epoch one checkpoint file (model description, weights, optimizer
 // velocity, epoch, best score) is written to a temporary name and renamed. --resume reloads it
@@ -15,6 +16,7 @@
 #include "framework/batch_source.h"
 #include "framework/model.h"
 #include "framework/optimizer.h"
+#include "framework/train_step.h"
 
 namespace trim {
 
@@ -30,6 +32,9 @@ struct TrainOptions {
                                 // --resume continues exactly where it stopped)
   bool progress = true;         // progress on stderr
   std::string label = "train";  // prefix of progress lines ("finetune round 2", ...)
+  // Called inside every training step (train_step.h): after_backward sits between backward and
+  // the SGD update, where a distributed run reduces the gradients. Not owned; nullptr: none.
+  StepHooks* hooks = nullptr;
 };
 
 struct EpochStats {
