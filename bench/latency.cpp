@@ -25,6 +25,7 @@
 #include "framework/cli_options.h"
 #include "framework/engine/engine.h"
 #include "framework/model_file.h"
+#include "framework/strings.h"
 #include "models/model_spec.h"
 
 namespace {
@@ -32,10 +33,6 @@ namespace {
 using namespace trim;
 
 const char* kDefaultModels[] = {"sicknet", "mobilenet_v1_1.0_224"};
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 struct Bench {
   std::string spec;

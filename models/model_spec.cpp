@@ -5,18 +5,11 @@
 #include <sstream>
 
 #include "framework/model_file.h"
+#include "framework/strings.h"
 #include "framework/tensor.h"
 #include "models/zoo.h"
 
 namespace trim {
-
-namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-}  // namespace
 
 Model load_model_spec(const std::string& spec) {
   if (ends_with(spec, ".model")) return load_model(spec);
