@@ -206,6 +206,7 @@ double median(std::vector<double> v) {
 int body(int argc, char** argv) {
   CliOptions cli("xnnpack_peer", "XNNPACK on a trim model's layer shapes, timed in alternation with trim's engine.\n"
                                  "MODEL: a .model file or a built-in name (as bench/latency).");
+  cli.positional_args("MODEL", "a .model file or a built-in name (as bench/latency)");
   cli.option("runs", "50", "timed runs of each engine");
   cli.option("warmup", "5", "untimed runs of each first");
   cli.option("threads", "1", "threads of each engine");
