@@ -9,6 +9,7 @@
 #   make arm-peer                  cross-build the XNNPACK peer (bench/arm/arm_cost.py --peer)
 #   make test SANITIZE=1           the test suite under AddressSanitizer + UBSan (build-sanitize/)
 #   make fuzz FUZZ_SECONDS=600     every parser fuzzed with libFuzzer for that long (fuzz/run.sh)
+#   make deps-peers                node + onnxruntime-node for bench/peers and the ONNX Runtime test
 #
 # Variables pass through: EPOCHS, BATCH, LR, THREADS, DATA, OUT, SEED, CLASSES, EXTRA.
 
@@ -20,7 +21,10 @@ SANITIZE ?= 0
 CMAKE_FLAGS ?=
 
 DEB_PACKAGES = cmake g++ make libopenblas-dev libstb-dev libgtest-dev libbenchmark-dev \
-               zlib1g-dev dataset-fashion-mnist
+               zlib1g-dev dataset-fashion-mnist \
+               libonnx-dev libprotobuf-dev python3-torch
+# libonnx-dev + libprotobuf-dev: ONNX import/export (interop/, tools/convert; host builds only).
+# python3-torch: the tests that build networks in PyTorch and export them to ONNX (test_onnx_torch).
 DEB_ARM_PACKAGES = g++-aarch64-linux-gnu qemu-user
 DEB_FUZZ_PACKAGES = clang-14 libclang-rt-14-dev libomp-14-dev
 
@@ -34,7 +38,7 @@ ifeq ($(SANITIZE),1)
   export UBSAN_OPTIONS ?= print_stacktrace=1
 endif
 
-.PHONY: all build deps deps-arm test train demo arm arm-peer test-arm fuzz clean
+.PHONY: all build deps deps-arm deps-peers test train demo arm arm-peer test-arm fuzz clean
 
 all: build
 
@@ -48,6 +52,12 @@ deps:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+# ONNX Runtime for bench/peers (compare.py, byom.sh) and the ONNX Runtime test in test_onnx:
+# node + npm from Debian, onnxruntime-node from npm into bench/peers/node_modules (not committed).
+deps-peers:
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory deps DEB_PACKAGES="nodejs npm" DEB_ARM_PACKAGES= DEB_FUZZ_PACKAGES=
+	cd bench/peers && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)

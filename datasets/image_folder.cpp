@@ -1,6 +1,13 @@
 #include "datasets/image_folder.h"
 
+#include "framework/model_file.h"  // check_class_name: a class must survive NAME.classes
+
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -38,28 +45,44 @@ SampleList scan_image_folder(const std::string& root, const std::vector<std::str
   if (out.classes.empty()) throw Error(root + ": no class folders (expected root/<class>/<image>)");
   std::sort(out.classes.begin(), out.classes.end());
 
+  // Symbolic links to folders are followed (data sets are often linked in), but every folder is
+  // read at most once, told apart by device and inode: a link back to an ancestor (a loop) or a
+  // second way into a folder already read would count its images twice, possibly under two
+  // classes, so it is an error naming both paths.
+  std::map<std::pair<dev_t, ino_t>, std::string> visited;
   size_t ignored = 0;
   std::string first_ignored;
   for (size_t c = 0; c < out.classes.size(); ++c) {
     const std::string dir = (fs::path(root) / out.classes[c]).string();
+    check_class_name(out.classes[c], dir);
     std::vector<std::string> files;
-    auto opts = fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied;
-    for (fs::recursive_directory_iterator it(dir, opts, ec), end; !ec && it != end; it.increment(ec)) {
-      if (hidden(it->path())) {
-        if (it->is_directory(ec)) it.disable_recursion_pending();
-        ec.clear();
-        continue;
+    std::vector<std::string> todo = {dir};
+    while (!todo.empty()) {
+      const std::string d = todo.back();
+      todo.pop_back();
+      struct stat ds;
+      if (::stat(d.c_str(), &ds) != 0) throw Error(d + ": cannot open folder (" + std::strerror(errno) + ")");
+      auto seen = visited.emplace(std::make_pair(ds.st_dev, ds.st_ino), d);
+      if (!seen.second)
+        throw Error(d + ": is the folder " + seen.first->second +
+                    " again (a symbolic link loop, or a second link to it); its images would be counted twice");
+      std::vector<std::string> subdirs;
+      for (fs::directory_iterator it(d, fs::directory_options::skip_permission_denied, ec), end; !ec && it != end;
+           it.increment(ec)) {
+        if (hidden(it->path())) continue;
+        std::error_code e2;
+        const std::string p = it->path().string();
+        if (it->is_directory(e2)) {
+          subdirs.push_back(p);
+        } else if (it->is_regular_file(e2)) {
+          if (has_image_extension(p)) files.push_back(p);
+          else if (ignored++ == 0) first_ignored = p;
+        }
       }
-      std::error_code e2;
-      if (!it->is_regular_file(e2)) continue;
-      std::string p = it->path().string();
-      if (has_image_extension(p)) {
-        files.push_back(p);
-      } else {
-        if (ignored++ == 0) first_ignored = p;
-      }
+      if (ec) throw Error(d + ": cannot list folder (" + ec.message() + ")");
+      std::sort(subdirs.rbegin(), subdirs.rend());  // visit in name order
+      for (auto& sd : subdirs) todo.push_back(std::move(sd));
     }
-    if (ec) throw Error(dir + ": cannot list folder (" + ec.message() + ")");
     if (files.empty()) throw Error(dir + ": class folder holds no .jpg, .jpeg, .png or .bmp image");
     std::sort(files.begin(), files.end());
     for (std::string& f : files) out.samples.push_back(ImageSample{std::move(f), static_cast<int>(c)});

@@ -73,6 +73,9 @@ void LayerDesc::set(const std::string& key, const std::string& value) {
 }
 
 float* Workspace::get(size_t n_floats) {
+  if (n_floats > kMaxFloats)
+    throw Error("workspace of " + std::to_string(n_floats) + " floats requested, more than the " +
+                std::to_string(kMaxFloats) + " allowed");
   if (n_floats > buf_.numel()) buf_ = Tensor(Shape{static_cast<int>(n_floats)});
   return buf_.data();
 }

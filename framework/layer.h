@@ -52,6 +52,9 @@ enum class Mode { Train, Eval };
 // the first batch, then is reused, so the training step allocates nothing afterwards.
 class Workspace {
  public:
+  // The largest block: 2^31 - 1 floats (8 GiB). Layers check their request against it first and
+  // name themselves (see checked_workspace in layers/shape_checks.h); get() refuses a larger one.
+  static constexpr size_t kMaxFloats = 0x7fffffff;
   float* get(size_t n_floats);
   size_t capacity() const { return buf_.numel(); }
 

@@ -26,6 +26,11 @@ void Model::build() {
   if (built_) throw Error("model built twice");
   if (input.rank() != 3 || input.numel() == 0)
     throw Error("model input must be channels x height x width, got " + input.str());
+  // The input is a sample's tensor like every layer's output below: the same bound, on the
+  // product (each dimension alone may be in range while C x H x W is not).
+  if (input.numel() > size_t(INT32_MAX))
+    throw Error("model input " + input.str() + " has " + std::to_string(input.numel()) +
+                " elements per sample, more than the 2^31 - 1 allowed");
   if (layers.empty()) throw Error("model has no layers");
   std::set<std::string> names;
   Shape s = input;

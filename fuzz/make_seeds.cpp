@@ -13,6 +13,9 @@
 #include "framework/model_file.h"
 #include "fuzz/fuzz_weights_model.h"
 #include "pruning/prune_config.h"
+#ifdef TRIM_HAVE_ONNX
+#include "interop/onnx_export.h"
+#endif
 
 namespace fs = std::filesystem;
 using namespace trim;
@@ -126,6 +129,26 @@ void texts() {
   put("prune_config", "valid-defaults.ini", config_to_ini(c));
 }
 
+// trim's own exports of small models covering every layer type (the committed valid-torch-*
+// seeds are PyTorch's exports, which add Identity and Constant nodes and Clip's attribute form).
+void onnx_models() {
+#ifdef TRIM_HAVE_ONNX
+  const char* every =
+      "[input]\nchannels=2\nheight=6\nwidth=6\n[conv]\nname=c1\nfilters=4\nsize=3\nstride=2\npad=1\n"
+      "[batchnorm]\nname=bn1\n[relu6]\nname=a1\n[avgpool]\nname=ap\nsize=3\nstride=1\npad=1\n"
+      "[conv]\nname=dw\nfilters=4\nsize=3\npad=1\ngroups=4\nbias=0\n[relu]\nname=a2\n[maxpool]\nname=mp\nsize=2\n"
+      "[flatten]\nname=fl\n[linear]\nname=fc1\nout=6\n[dropout]\nname=dr\np=0.3\n[linear]\nname=fc2\nout=3\n";
+  Model m = model_from_desc(every, "every.model");
+  m.init_params(1);
+  m.class_names = {"a", "b", "c"};
+  put("onnx", "valid-trim-every-layer.onnx", export_onnx_bytes(m));
+  Model g = model_from_desc("[input]\nchannels=1\nheight=5\nwidth=5\n[conv]\nname=c\nfilters=3\nsize=1\nbias=0\n"
+                            "[globalavgpool]\nname=gap\n", "gap.model");
+  g.init_params(2);
+  put("onnx", "valid-trim-gap-opset17.onnx", export_onnx_bytes(g, 17));
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,6 +163,7 @@ int main(int argc, char** argv) {
     images();
     val_labels();
     texts();
+    onnx_models();
   } catch (const std::exception& e) {
     std::cerr << "make_seeds: " << e.what() << "\n";
     return 1;

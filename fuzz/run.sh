@@ -3,7 +3,7 @@
 # build-fuzz/ and runs each for FUZZ_SECONDS (default 60), niced, one after another (or
 # FUZZ_PARALLEL at a time). `make fuzz FUZZ_SECONDS=600` calls this; .ci/run calls it with 30.
 #
-#   fuzz/run.sh [target ...]          # targets: model_desc weights prune_config idx image val_labels
+#   fuzz/run.sh [target ...]          # targets: model_desc weights prune_config idx image val_labels onnx
 #   fuzz/run.sh --seeds               # rewrite the generated seed corpora (fuzz/corpus/*/valid-*)
 #   fuzz/run.sh --build               # build only
 #
@@ -19,6 +19,8 @@ BUILD=${FUZZ_BUILD:-build-fuzz}
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 PARALLEL=${FUZZ_PARALLEL:-1}
 ALL_TARGETS="model_desc weights prune_config idx image val_labels"
+# The ONNX importer's target needs Debian's libonnx-dev (make deps installs it).
+[ -f /usr/include/onnx/onnx_pb.h ] && ALL_TARGETS="$ALL_TARGETS onnx"
 CXX=${FUZZ_CXX:-clang++-14}
 CC=${FUZZ_CC:-clang-14}
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$ROOT/fuzz/ubsan.supp${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
@@ -38,6 +40,7 @@ run_one() {
   [ -f "fuzz/dict/$t.dict" ] && dict=(-dict="fuzz/dict/$t.dict")
   local max_len=4096
   [ "$t" = image ] && max_len=65536
+  [ "$t" = onnx ] && max_len=16384  # the seeds are small exported models of 2-6 KB
   local status=0 start
   start=$(date +%s)
   # -rss_limit_mb: the image decoder may legitimately hold a 64 Mpx image (192 MiB) plus

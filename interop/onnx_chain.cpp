@@ -93,21 +93,23 @@ std::string ChainBuilder::layer_name(const onnx::NodeProto& n, const std::string
   return name;
 }
 
-void ChainBuilder::check_inferred(const onnx::NodeProto& n, const std::string& tensor) const {
-  auto it = inferred.find(tensor);
-  if (it == inferred.end()) return;
-  const std::vector<int64_t>& d = it->second;
-  bool ok = true;
-  if (static_cast<int>(d.size()) != rank) {
-    ok = d.empty();  // rank unknown
-  } else if (rank == 4) {
-    for (int k = 1; k < 4; ++k) ok = ok && (d[k] < 0 || d[k] == shape[k - 1]);
-  } else if (rank == 2) {
-    ok = d[1] < 0 || d[1] == static_cast<int64_t>(shape.numel());
+void ChainBuilder::check_inferred(const std::map<std::string, std::vector<int64_t>>& inferred) const {
+  for (const auto& c : checks_) {
+    auto it = inferred.find(c.tensor);
+    if (it == inferred.end()) continue;
+    const std::vector<int64_t>& d = it->second;
+    bool ok = true;
+    if (static_cast<int>(d.size()) != c.rank) {
+      ok = d.empty();  // rank unknown
+    } else if (c.rank == 4) {
+      for (int k = 1; k < 4; ++k) ok = ok && (d[k] < 0 || d[k] == c.shape[k - 1]);
+    } else if (c.rank == 2) {
+      ok = d[1] < 0 || d[1] == static_cast<int64_t>(c.shape.numel());
+    }
+    if (!ok)
+      throw Error(where(*c.node) + ": trim computes an output of N x " + c.shape.str() + " (rank " + std::to_string(c.rank) +
+                  "), onnx's shape inference " + ints_text(d));
   }
-  if (!ok)
-    throw Error(where(n) + ": trim computes an output of N x " + shape.str() + " (rank " + std::to_string(rank) +
-                "), onnx's shape inference " + ints_text(d));
 }
 
 void ChainBuilder::add_layer(const onnx::NodeProto& n, LayerDesc desc,
@@ -135,7 +137,7 @@ void ChainBuilder::add_layer(const onnx::NodeProto& n, LayerDesc desc,
   rank = out_rank;
   current = output;
   layers.push_back(ImportedLayer{std::move(desc), std::move(params)});
-  check_inferred(n, output);
+  checks_.push_back(ShapeCheck{&n, output, shape, rank});
 }
 
 void ChainBuilder::pass_through(const onnx::NodeProto& n) {

@@ -37,7 +37,6 @@ class ChainBuilder {
   std::map<std::string, const onnx::TensorProto*> constants;
   std::vector<onnx::TensorProto> owned;  // (reserved up front) tensors built from Constant attributes
   std::map<std::string, int> uses;       // consumers of each tensor (nodes and graph outputs)
-  std::map<std::string, std::vector<int64_t>> inferred;  // onnx shape inference, -1 = unknown
 
   std::string current;  // the tensor the chain has reached
   Shape shape;          // its C, H, W for one sample (C*H*W, 1, 1 once flattened)
@@ -63,10 +62,20 @@ class ChainBuilder {
                  const std::string& output, int out_rank);
   // An op that is the identity on the chain (Identity, inference Dropout without a layer).
   void pass_through(const onnx::NodeProto& n);
+  // Compares every layer's output with onnx's shape inference (tensor -> dims, -1 = unknown).
+  // Run after the walk: onnx 1.12's inference divides by a zero stride (SIGFPE), so it only
+  // sees graphs whose attributes the converters have checked.
+  void check_inferred(const std::map<std::string, std::vector<int64_t>>& inferred) const;
 
  private:
   std::string layer_name(const onnx::NodeProto& n, const std::string& type);
-  void check_inferred(const onnx::NodeProto& n, const std::string& tensor) const;
+  struct ShapeCheck {
+    const onnx::NodeProto* node;
+    std::string tensor;
+    Shape shape;
+    int rank;
+  };
+  std::vector<ShapeCheck> checks_;
   std::set<std::string> names_;
 };
 

@@ -144,10 +144,9 @@ Model import_onnx_bytes(const std::string& bytes, const std::string& what, const
   defined_inputs_and_types(b);
   b.shape = input;
   b.rank = 4;
-  // onnx's own checks come before the conversion walks the graph: the converters may then rely
+  // onnx's checker comes before the conversion walks the graph: the converters may then rely
   // on a well-formed graph (inputs defined before use, attributes of the schema's types).
   onnx_io::run_checker(model, what);
-  b.inferred = onnx_io::infer_shapes(model, what);
 
   const auto& table = onnx_io::converters();
   for (int i = 0; i < g.node_size(); ++i) {
@@ -173,6 +172,7 @@ Model import_onnx_bytes(const std::string& bytes, const std::string& what, const
     throw Error(what + ": the graph output '" + g.output(0).name().substr(0, 200) + "' is not the last layer's output '" +
                 b.current.substr(0, 200) + "'");
   if (b.layers.empty()) throw Error(what + ": the graph has no layers");
+  b.check_inferred(onnx_io::infer_shapes(model, what));
   Model m = build_model(b, input, what);
   m.class_names = opt.class_names.empty() ? metadata_classes(model) : opt.class_names;
   if (!m.class_names.empty() && static_cast<int>(m.class_names.size()) != m.classes())

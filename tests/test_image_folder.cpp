@@ -111,6 +111,50 @@ TEST(ImageFolder, FolderErrorsNameThePath) {
   EXPECT_EQ(scan_image_folder(dir.path(), {"empty_class"}).classes.size(), 2u);
 }
 
+TEST(ImageFolder, SymlinkLoopsAndSecondLinksToAFolderAreErrors) {
+  Image img = trim_test::flat_image(8, 8, 3, 100);
+  {  // A link back to the root: followed before, ~40 levels deep, every image many times over.
+    TempDir dir;
+    trim_test::write_class_folders(dir.path(), {"a", "b"}, 2, ".png");
+    fs::create_directory_symlink(dir.path(), dir / "a/loop");
+    expect_error_naming([&] { scan_image_folder(dir.path()); }, "symbolic link loop");
+  }
+  {  // A link from one class into another: the same images under two labels.
+    TempDir dir;
+    trim_test::write_class_folders(dir.path(), {"a", "b"}, 2, ".png");
+    fs::create_directory_symlink(dir / "b", dir / "a/also_b");
+    expect_error_naming([&] { scan_image_folder(dir.path()); }, dir / "b");
+  }
+  {  // A link to itself and a dangling link.
+    TempDir dir;
+    trim_test::write_class_folders(dir.path(), {"a"}, 2, ".png");
+    fs::create_directory_symlink(dir / "a/self", dir / "a/self");
+    fs::create_directory_symlink(dir / "nowhere", dir / "a/dangling");
+    EXPECT_EQ(scan_image_folder(dir.path()).samples.size(), 2u);  // neither is a folder: skipped
+  }
+  {  // A link to a folder outside the root, once: followed (data sets are often linked in).
+    TempDir dir, elsewhere;
+    trim_test::write_class_folders(dir.path(), {"a", "b"}, 2, ".png");
+    fs::create_directories(elsewhere / "more");
+    write_image(elsewhere / "more/x.png", img.view());
+    fs::create_directory_symlink(elsewhere / "more", dir / "a/more");
+    EXPECT_EQ(scan_image_folder(dir.path()).samples.size(), 5u);
+    fs::create_directory_symlink(elsewhere / "more", dir / "b/more_again");
+    expect_error_naming([&] { scan_image_folder(dir.path()); }, "a second link to it");
+  }
+}
+
+TEST(ImageFolder, ClassFolderNamesThatNameClassesCannotHoldAreErrors) {
+  for (const std::string& name : {std::string("two\nlines"), std::string("tab\tin"), std::string("trailing ")}) {
+    TempDir dir;
+    trim_test::write_class_folders(dir.path(), {"a", name}, 1, ".png");
+    expect_error_naming([&] { scan_image_folder(dir.path()); }, "class name");
+  }
+  TempDir dir;  // spaces and UTF-8 inside a name are fine
+  trim_test::write_class_folders(dir.path(), {"golden retriever", "caf\xc3\xa9"}, 1, ".png");
+  EXPECT_EQ(scan_image_folder(dir.path()).classes.size(), 2u);
+}
+
 TEST(ImageFolder, BadImagesAreSkippedWarnedAndCounted) {
   TempDir dir;
   trim_test::write_class_folders(dir.path(), {"a", "b"}, 2, ".png");

@@ -89,8 +89,9 @@ TEST_P(ConvIsa, Im2colGemmMatchesReference) {
     const int split = static_cast<int>(pixels / 3);
     conv2d_nhwc(t, in.data(), c.ih, c.iw, c.in_cs, c.cin, got.data(), c.ow(), c.out_cs, c.cout, c.kernel, c.stride,
                 c.pad, 0, split, packed.data(), bias.data(), c.lo, c.hi, scratch.data());
-    conv2d_nhwc(t, in.data(), c.ih, c.iw, c.in_cs, c.cin, got.data(), c.ow(), c.out_cs, c.cout, c.kernel, c.stride,
-                c.pad, split, static_cast<int>(pixels), packed.data(), bias.data(), c.lo, c.hi, scratch.data());
+    conv2d_nhwc(t, in.data(), c.ih, c.iw, c.in_cs, c.cin, got.data() + split * c.out_cs, c.ow(), c.out_cs, c.cout,
+                c.kernel, c.stride, c.pad, split, static_cast<int>(pixels), packed.data(), bias.data(), c.lo, c.hi,
+                scratch.data());
     for (size_t p = 0; p < pixels; ++p)
       for (size_t ch = 0; ch < c.out_cs; ++ch) {
         float g = got[p * c.out_cs + ch], wv = want[p * c.out_cs + ch];

@@ -53,7 +53,9 @@ void check_against_reference(const KernelTable& t, const Shape3x3& c, int pieces
   int p = 0;
   for (int i = 0; i < pieces; ++i) {
     const int e = i + 1 == pieces ? static_cast<int>(pixels) : std::min<int>(static_cast<int>(pixels), p + 1 + 3 * i + ow / 2);
-    t.conv3x3(in.data(), c.ih, c.iw, c.in_cs, c.cin, got.data(), ow, c.out_cs, c.cout, c.stride, c.pad, p, e,
+    // The kernel's out points at pixel p (kernels.h).
+    t.conv3x3(in.data(), c.ih, c.iw, c.in_cs, c.cin, got.data() + static_cast<size_t>(p) * c.out_cs, ow, c.out_cs, c.cout,
+              c.stride, c.pad, p, e,
               packed.data(), bias.data(), lo, hi);
     p = e;
   }

@@ -43,9 +43,9 @@ int convert_main(int argc, char** argv) {
   CliOptions o("convert", "Convert a model between trim's format (NAME.model) and ONNX (NAME.onnx); the extensions say which way.");
   o.option("classes", "", "import: a file of class names, one per line (default: the ONNX metadata_props 'classes', if any)");
   o.option("opset", "13", "export: the ONNX opset to write (13 to 17)");
+  o.positional_args("IN OUT", "IN.onnx -> OUT.model imports, IN.model -> OUT.onnx exports");
   if (!o.parse(argc, argv)) {
     std::fputs(o.usage().c_str(), stdout);
-    std::fputs("\nusage: convert IN OUT   (IN.onnx -> OUT.model imports, IN.model -> OUT.onnx exports)\n", stdout);
     return 0;
   }
   const auto pos = o.positional();

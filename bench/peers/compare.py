@@ -135,8 +135,12 @@ def compare_model(spec, args, latency, torch, trim_model, have_ort):
         onnx_path = None
         if have_ort:
             onnx_path = os.path.join(tmp, "model.onnx")
-            with torch.no_grad():
-                torch.onnx.export(net, x, onnx_path, opset_version=13, input_names=["input"], output_names=["output"])
+            if args.onnx_exporter == "trim":  # trim's own exporter (tools/convert), as a user deploys it
+                subprocess.run([os.path.join(os.path.dirname(latency), "convert"), path, onnx_path], check=True,
+                               capture_output=True)
+            else:
+                with torch.no_grad():
+                    torch.onnx.export(net, x, onnx_path, opset_version=13, input_names=["input"], output_names=["output"])
         results = []
         for threads in args.threads:
             env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1")
@@ -211,6 +215,8 @@ def main():
     ap.add_argument("--pause", type=float, default=0.05, help="seconds between blocks (lets spinning threads sleep)")
     ap.add_argument("--latency", default="", help="trim's latency binary (default: build/bin/latency)")
     ap.add_argument("--json", default="", help="also write the results to this file")
+    ap.add_argument("--onnx-exporter", choices=["torch", "trim"], default="torch",
+                    help="who writes the ONNX file ONNX Runtime runs: torch.onnx from the PyTorch copy, or trim's tools/convert")
     args = ap.parse_args()
     args.threads = [int(t) for t in args.threads.split(",") if t]
 

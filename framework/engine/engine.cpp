@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "framework/engine/float_buffer.h"
 #include "framework/engine/passes.h"
 #include "framework/engine/worker_pool.h"
 #include "framework/layers/activation.h"
@@ -22,6 +23,7 @@
 #include "framework/layers/dropout.h"
 #include "framework/layers/linear.h"
 #include "framework/layers/pool2d.h"
+#include "framework/threads.h"
 
 namespace trim {
 
@@ -59,14 +61,24 @@ double thread_cpu_seconds() {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-// Planning helpers: a range of `total` split into `parts` pieces aligned to `granule`.
+// Planning helpers: a range of `total` split into `parts` pieces aligned to `granule` (in 64
+// bits: total + granule may pass INT_MAX).
 void split_range(int total, int parts, int granule, int idx, int& b, int& e) {
-  const int units = (total + granule - 1) / granule;
-  const int base = units / parts, extra = units % parts;
-  const int ub = idx * base + std::min(idx, extra);
-  const int ue = ub + base + (idx < extra ? 1 : 0);
-  b = std::min(total, ub * granule);
-  e = std::min(total, ue * granule);
+  const int64_t units = (static_cast<int64_t>(total) + granule - 1) / granule;
+  const int64_t base = units / parts, extra = units % parts;
+  const int64_t ub = idx * base + std::min<int64_t>(idx, extra);
+  const int64_t ue = ub + base + (idx < extra ? 1 : 0);
+  b = static_cast<int>(std::min<int64_t>(total, ub * granule));
+  e = static_cast<int>(std::min<int64_t>(total, ue * granule));
+}
+
+// Whole units of `granule` in `total` (64 bits, as split_range).
+int64_t units_of(int64_t total, int granule) { return (total + granule - 1) / granule; }
+
+std::string mib(size_t bytes) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(1) << bytes / double(1 << 20) << " MiB";
+  return o.str();
 }
 
 }  // namespace
@@ -113,11 +125,12 @@ struct InferenceEngine::Impl {
   };
   Run runs[2];
   std::unique_ptr<WorkerPool> pool;
-  Tensor weights;   // every packed weight and bias, one block
-  Tensor act[2];    // ping-pong activation buffers
-  Tensor scratch;   // per thread: im2col blocks or depthwise bands of a fused pair
+  FloatBuffer weights;  // every packed weight and bias, one block
+  FloatBuffer act[2];   // ping-pong activation buffers
+  FloatBuffer scratch;  // per thread: im2col blocks or depthwise bands of a fused pair
   size_t scratch_per_thread = 0;
   size_t in_cs = 0;
+  std::atomic<bool> running{false};  // a run is in progress (run() is not re-entrant)
 };
 
 namespace {
@@ -215,7 +228,7 @@ void fuse_activations(std::vector<Step>& steps) {
 }
 
 // Channel strides and the weight arena: every weight packed once, at a 64-byte boundary.
-void pack_weights(Impl& im, const k::KernelTable& t) {
+void pack_weights(Impl& im, const k::KernelTable& t, size_t max_bytes) {
   for (auto& s : im.steps) {
     s.in_cs = 0;  // set by plan_buffers
     s.out_cs = s.op == Op::Flatten ? static_cast<size_t>(s.cout) : k::activation_channel_stride(s.cout, t);
@@ -244,7 +257,11 @@ void pack_weights(Impl& im, const k::KernelTable& t) {
     s.b_off = total;
     total += k::round_up(bn, 16);
   }
-  im.weights = Tensor(Shape{static_cast<int>(std::max<size_t>(total, 1))});
+  // At most 2^28 parameters (Model::build), so total cannot overflow; it can pass the limit.
+  if (total * sizeof(float) > max_bytes)
+    throw Error("inference engine: the packed weights need " + mib(total * sizeof(float)) + ", more than the " +
+                mib(max_bytes) + " limit (EngineOptions::max_memory_bytes)");
+  im.weights = FloatBuffer(std::max<size_t>(total, 1));
   float* base = im.weights.data();
   for (auto& s : im.steps) {
     float* wp = base + s.w_off;
@@ -371,20 +388,32 @@ void chain_steps(std::vector<Step>& steps, size_t min_bytes) {
 
 // Two ping-pong activation buffers sized for the largest tensor, per-thread im2col scratch, and
 // the thread split of every GEMM. Nothing is allocated after this.
-void plan_buffers(Impl& im, const k::KernelTable& t, const Shape& input, int threads) {
+void plan_buffers(Impl& im, const k::KernelTable& t, const Shape& input, int threads, size_t max_bytes) {
   const int c0 = input[0];
   // The network input keeps its channel count as stride when it is narrower than a vector (the
   // RGB stem: 3 floats per pixel, not 16, is what im2col copies).
   im.in_cs = c0 < t.channel_align ? static_cast<size_t>(c0) : k::activation_channel_stride(c0, t);
+  // Sizes in size_t: a map has at most 2^31 floats (Model::build) and its channel stride is at
+  // most 16 floats per channel more, so no product below overflows 64 bits.
   size_t biggest = static_cast<size_t>(input[1]) * input[2] * im.in_cs;
+  std::string biggest_what = "the input " + input.str() + " at channel stride " + std::to_string(im.in_cs);
+  std::string scratch_what;
   size_t cs = im.in_cs;
   size_t scratch = 0;
+  auto need_scratch = [&](size_t n, const Step& s) {
+    if (n > scratch) scratch = n, scratch_what = s.name;
+  };
   for (auto& s : im.steps) {
     s.in_cs = cs;
-    biggest = std::max(biggest, static_cast<size_t>(s.oh) * s.ow * s.out_cs);
+    const size_t out_floats = static_cast<size_t>(s.oh) * s.ow * s.out_cs;
+    if (out_floats > biggest) {
+      biggest = out_floats;
+      biggest_what = "step '" + s.name + "' output " + Shape{s.cout, s.oh, s.ow}.str() + " at channel stride " +
+                     std::to_string(s.out_cs);
+    }
     cs = s.out_cs;
-    if (s.op == Op::Conv) scratch = std::max(scratch, k::conv2d_scratch_size(t, s.kernel, s.cin));
-    if (s.op == Op::DwPw) scratch = std::max(scratch, static_cast<size_t>(s.band_rows) * s.ow * s.mid_cs);
+    if (s.op == Op::Conv) need_scratch(k::conv2d_scratch_size(t, s.kernel, s.cin), s);
+    if (s.op == Op::DwPw) need_scratch(static_cast<size_t>(s.band_rows) * s.ow * s.mid_cs, s);
     if (s.op == Op::Chain) {
       Step& a = s.sub[0];
       Step& b = s.sub[1];
@@ -398,46 +427,72 @@ void plan_buffers(Impl& im, const k::KernelTable& t, const Shape& input, int thr
       s.band1_off = s.band0_off + up(a.op == Op::DwPw ? static_cast<size_t>(a.band_rows) * a.ow * a.mid_cs : 0);
       s.conv_off = s.band1_off + up(static_cast<size_t>(b.band_rows) * b.ow * b.mid_cs);
       s.chain_scratch = s.conv_off + (a.op == Op::Conv ? k::conv2d_scratch_size(t, a.kernel, a.cin) : 0);
-      scratch = std::max(scratch, s.chain_scratch);
+      need_scratch(s.chain_scratch, s);
     }
     if (s.op == Op::Pointwise) {
       // Split along the larger operand (rows of A for big feature maps, weight panels for the
       // 7x7 and 14x14 layers) unless that leaves one thread much more work than the other.
-      const int m = s.ih * s.iw;
-      const int mb = (m + t.gemm_mr - 1) / t.gemm_mr, nb = (s.cout + t.gemm_nr - 1) / t.gemm_nr;
-      auto imbalance = [&](int units) { return units < threads ? 1e9 : double((units + threads - 1) / threads) * threads / units; };
+      const int64_t m = static_cast<int64_t>(s.ih) * s.iw;
+      const int64_t mb = units_of(m, t.gemm_mr), nb = units_of(s.cout, t.gemm_nr);
+      auto imbalance = [&](int64_t units) {
+        return units < threads ? 1e9 : double((units + threads - 1) / threads) * threads / units;
+      };
       const double im_m = imbalance(mb), im_n = imbalance(nb);
       const bool prefer_n = s.cout > m;
       s.split_n = prefer_n ? im_n <= im_m * 1.1 : im_n * 1.1 < im_m;
     }
   }
-  for (auto& a : im.act) a = Tensor(Shape{static_cast<int>(std::max<size_t>(biggest, 1))});
   im.scratch_per_thread = k::round_up(scratch, 16);
-  im.scratch = Tensor(Shape{static_cast<int>(std::max<size_t>(im.scratch_per_thread * threads, 1))});
+  // Refuse what cannot fit before allocating any of it, naming the largest buffer.
+  const size_t act_bytes = biggest * sizeof(float), scratch_bytes = im.scratch_per_thread * threads * sizeof(float);
+  const size_t total = im.weights.size() * sizeof(float) + 2 * act_bytes + scratch_bytes;
+  if (total > max_bytes) {
+    std::string why = act_bytes >= scratch_bytes
+                          ? "two activation buffers of " + mib(act_bytes) + " for " + biggest_what
+                          : "scratch of " + mib(scratch_bytes / threads) + " per thread x " + std::to_string(threads) +
+                                " threads for step '" + scratch_what + "'";
+    throw Error("inference engine: the plan needs " + mib(total) + " (" + why + "), more than the " + mib(max_bytes) +
+                " limit (EngineOptions::max_memory_bytes)");
+  }
+  for (auto& a : im.act) a = FloatBuffer(std::max<size_t>(biggest, 1));
+  im.scratch = FloatBuffer(std::max<size_t>(im.scratch_per_thread * threads, 1));
 }
 
 // Task decomposition: every step is cut into `tasks` pieces that threads claim one at a time,
 // so a thread the OS has taken away (the machine is shared) holds up at most the piece it is
 // running, never a fixed half of the layer.
 int plan_tasks(const Step& s, const k::KernelTable& t, int threads) {
-  if (s.op == Op::DwPw) return (s.oh + s.band_rows - 1) / s.band_rows;  // bands, even on one thread
+  if (s.op == Op::DwPw) return static_cast<int>(units_of(s.oh, s.band_rows));  // bands, even on one thread
   if (threads <= 1) return 1;
   // A chain piece recomputes the one or two rows of X above its first band: few, long pieces.
-  if (s.op == Op::Chain) return std::max(1, std::min((s.oh + s.band_rows - 1) / s.band_rows, 2 * threads));
-  auto pieces = [&](int units) { return std::max(1, std::min(units, 4 * threads)); };
+  if (s.op == Op::Chain) return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(units_of(s.oh, s.band_rows), 2 * threads)));
+  auto pieces = [&](int64_t units) { return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(units, 4 * threads))); };
   switch (s.op) {
     case Op::Pointwise: {
-      const int m = s.ih * s.iw;
-      return s.split_n ? pieces((s.cout + t.gemm_nr - 1) / t.gemm_nr) : pieces((m + t.gemm_mr - 1) / t.gemm_mr);
+      const int64_t m = static_cast<int64_t>(s.ih) * s.iw;
+      return s.split_n ? pieces(units_of(s.cout, t.gemm_nr)) : pieces(units_of(m, t.gemm_mr));
     }
-    case Op::Conv: return pieces((s.oh * s.ow + t.gemm_mr - 1) / t.gemm_mr);
+    case Op::Conv: return pieces(units_of(static_cast<int64_t>(s.oh) * s.ow, t.gemm_mr));
     case Op::DwConv: return pieces(s.oh);
     case Op::MaxPool:
     case Op::AvgPool: return s.pad == 0 ? pieces(s.oh) : 1;
     // The classifier is bound by reading its weights: worth splitting only when large.
-    case Op::Fc: return static_cast<int64_t>(s.cin) * s.cout < (1 << 16) ? 1 : pieces((s.cout + t.gemm_nr - 1) / t.gemm_nr);
+    case Op::Fc: return static_cast<int64_t>(s.cin) * s.cout < (1 << 16) ? 1 : pieces(units_of(s.cout, t.gemm_nr));
     default: return 1;
   }
+}
+
+// Depthwise output rows [oy0, oy1) of a DwPw step d into `band`, which receives row oy0 first.
+// `in` holds d's input from row in_row0 on, of which rows below `in_rows` exist. The kernel
+// addresses output row oy at out + oy * ow * out_cs and input row iy = oy * stride - pad_top + ky
+// at in + iy * iw * in_cs: numbering the band's rows from 0 and moving the difference into pad_top
+// (pad - oy0 * stride + in_row0, which may be negative) gives it pointers only at the first
+// row of each buffer.
+void dw_rows_into(const k::KernelTable& t, const Step& d, const float* in, int in_rows, int in_row0, float* band,
+                  int oy0, int oy1, const float* w, const float* bias) {
+  (d.stride == 1 ? t.dwconv3x3_s1 : t.dwconv3x3_s2)(in, in_rows - in_row0, d.iw, d.in_cs, band, d.ow, d.mid_cs, 0,
+                                                    oy1 - oy0, d.mid_c, w, bias, d.pad - oy0 * d.stride + in_row0,
+                                                    d.pad, d.vmin, d.vmax);
 }
 
 // Runs piece `task` of `tasks` of one step; `tid` picks the thread's scratch.
@@ -464,8 +519,9 @@ void exec(const Step& s, const k::KernelTable& t, const Impl& im, const float* i
     case Op::Conv:
       split_range(s.oh * s.ow, tasks, t.gemm_mr, task, b, e);
       if (b < e)
-        k::conv2d_nhwc(t, in, s.ih, s.iw, s.in_cs, s.cin, out, s.ow, s.out_cs, s.cout, s.kernel, s.stride, s.pad, b, e, wp,
-                       bp, s.vmin, s.vmax, const_cast<float*>(im.scratch.data()) + tid * im.scratch_per_thread);
+        k::conv2d_nhwc(t, in, s.ih, s.iw, s.in_cs, s.cin, out + static_cast<size_t>(b) * s.out_cs, s.ow, s.out_cs, s.cout,
+                       s.kernel, s.stride, s.pad, b, e, wp, bp, s.vmin, s.vmax,
+                       const_cast<float*>(im.scratch.data()) + tid * im.scratch_per_thread);
       break;
     case Op::DwConv:
       split_range(s.oh, tasks, 1, task, b, e);
@@ -477,12 +533,7 @@ void exec(const Step& s, const k::KernelTable& t, const Impl& im, const float* i
       b = task * s.band_rows;
       e = std::min(s.oh, b + s.band_rows);
       float* band = const_cast<float*>(im.scratch.data()) + tid * im.scratch_per_thread;
-      // The kernel writes row oy at out + oy * ow * out_cs: shift the base so row b lands at the
-      // start of the band (integer arithmetic: the shifted address is never dereferenced).
-      float* shifted = reinterpret_cast<float*>(reinterpret_cast<uintptr_t>(band) -
-                                                static_cast<uintptr_t>(b) * s.ow * s.mid_cs * sizeof(float));
-      (s.stride == 1 ? t.dwconv3x3_s1 : t.dwconv3x3_s2)(in, s.ih, s.iw, s.in_cs, shifted, s.ow, s.mid_cs, b, e, s.mid_c,
-                                                        wp, bp, s.pad, s.pad, s.vmin, s.vmax);
+      dw_rows_into(t, s, in, s.ih, 0, band, b, e, wp, bp);
       t.gemm((e - b) * s.ow, s.cout, s.mid_c, band, s.mid_cs, im.weights.data() + s.w2_off, im.weights.data() + s.b2_off,
              out + static_cast<size_t>(b) * s.ow * s.out_cs, s.out_cs, s.vmin2, s.vmax2);
       break;
@@ -496,13 +547,10 @@ void exec(const Step& s, const k::KernelTable& t, const Impl& im, const float* i
       float* band1 = base + s.band1_off;
       float* conv_scratch = base + s.conv_off;
       const size_t xrow = static_cast<size_t>(a.ow) * a.out_cs;  // floats per row of X
-      // Shifted bases so that row r of a map lands at the start of a buffer holding rows from r0
-      // (integer arithmetic: the shifted address itself is never dereferenced).
-      auto shift = [](float* buf, int r0, size_t row) {
-        return reinterpret_cast<float*>(reinterpret_cast<uintptr_t>(buf) - static_cast<uintptr_t>(r0) * row * sizeof(float));
-      };
+      int wlo = 0, whi = 0;  // rows of X in the window
       // Rows [r0, r1) of X into the window, which holds X from row wlo.
-      auto produce = [&](int r0, int r1, float* x) {
+      auto produce = [&](int r0, int r1) {
+        float* x = window + static_cast<size_t>(r0 - wlo) * xrow;
         if (a.op == Op::Conv) {
           k::conv2d_nhwc(t, in, a.ih, a.iw, a.in_cs, a.cin, x, a.ow, a.out_cs, a.cout, a.kernel, a.stride, a.pad, r0 * a.ow,
                          r1 * a.ow, im.weights.data() + a.w_off, im.weights.data() + a.b_off, a.vmin, a.vmax, conv_scratch);
@@ -510,15 +558,12 @@ void exec(const Step& s, const k::KernelTable& t, const Impl& im, const float* i
         }
         for (int r = r0; r < r1; r += a.band_rows) {
           const int re = std::min(r1, r + a.band_rows);
-          (a.stride == 1 ? t.dwconv3x3_s1 : t.dwconv3x3_s2)(in, a.ih, a.iw, a.in_cs, shift(band0, r, static_cast<size_t>(a.ow) * a.mid_cs),
-                                                            a.ow, a.mid_cs, r, re, a.mid_c, im.weights.data() + a.w_off,
-                                                            im.weights.data() + a.b_off, a.pad, a.pad, a.vmin, a.vmax);
+          dw_rows_into(t, a, in, a.ih, 0, band0, r, re, im.weights.data() + a.w_off, im.weights.data() + a.b_off);
           t.gemm((re - r) * a.ow, a.cout, a.mid_c, band0, a.mid_cs, im.weights.data() + a.w2_off, im.weights.data() + a.b2_off,
-                 x + static_cast<size_t>(r) * xrow, a.out_cs, a.vmin2, a.vmax2);
+                 x + static_cast<size_t>(r - r0) * xrow, a.out_cs, a.vmin2, a.vmax2);
         }
       };
       split_range(s.oh, tasks, s.band_rows, task, b, e);
-      int wlo = 0, whi = 0;  // rows of X in the window
       for (int y = b; y < e; y += c.band_rows) {
         const int ye = std::min(e, y + c.band_rows);
         const int need_lo = std::max(0, y * c.stride - c.pad);
@@ -529,14 +574,13 @@ void exec(const Step& s, const k::KernelTable& t, const Impl& im, const float* i
           std::memmove(window, window + static_cast<size_t>(need_lo - wlo) * xrow, sizeof(float) * (whi - need_lo) * xrow);
           wlo = need_lo;
         }
-        float* x = shift(window, wlo, xrow);
         if (need_hi > whi) {
-          produce(whi, need_hi, x);
+          produce(whi, need_hi);
           whi = need_hi;
         }
-        (c.stride == 1 ? t.dwconv3x3_s1 : t.dwconv3x3_s2)(x, c.ih, c.iw, c.in_cs, shift(band1, y, static_cast<size_t>(c.ow) * c.mid_cs),
-                                                          c.ow, c.mid_cs, y, ye, c.mid_c, im.weights.data() + c.w_off,
-                                                          im.weights.data() + c.b_off, c.pad, c.pad, c.vmin, c.vmax);
+        // The window holds X rows [wlo, whi): it is the depthwise input from row wlo on.
+        dw_rows_into(t, c, window, std::min(c.ih, whi), wlo, band1, y, ye, im.weights.data() + c.w_off,
+                     im.weights.data() + c.b_off);
         t.gemm((ye - y) * c.ow, c.cout, c.mid_c, band1, c.mid_cs, im.weights.data() + c.w2_off, im.weights.data() + c.b2_off,
                out + static_cast<size_t>(y) * c.ow * c.out_cs, c.out_cs, c.vmin2, c.vmax2);
       }
@@ -582,16 +626,16 @@ void exec(const Step& s, const k::KernelTable& t, const Impl& im, const float* i
 InferenceEngine::InferenceEngine(const Model& model, const EngineOptions& opt)
     : impl_(new Impl), table_(opt.isa ? opt.isa : &k::kernels()) {
   if (!model.built()) throw Error("inference engine: the model is not built");
-  threads_ = opt.threads > 0 ? opt.threads : omp_get_max_threads();
+  threads_ = resolve_threads(opt.threads, "inference engine");
   input_ = model.input;
   output_ = model.output_shape();
   Model optimized = optimize_for_inference(model);
   impl_->steps = lower(optimized);
   fuse_activations(impl_->steps);
-  pack_weights(*impl_, *table_);
+  pack_weights(*impl_, *table_, opt.max_memory_bytes);
   fuse_depthwise_pointwise(impl_->steps, opt.fuse_min_bytes);
   if (opt.chain) chain_steps(impl_->steps, opt.fuse_min_bytes);
-  plan_buffers(*impl_, *table_, input_, threads_);
+  plan_buffers(*impl_, *table_, input_, threads_, opt.max_memory_bytes);
   impl_->tasks.push_back(threads_ > 1 && input_[1] * input_[2] >= 4096 ? 4 * threads_ : 1);
   for (const auto& s : impl_->steps) impl_->tasks.push_back(plan_tasks(s, *table_, threads_));
   for (auto& r : impl_->runs) {
@@ -653,7 +697,31 @@ void InferenceEngine::work_loop(void* run_state, int tid) {
   }
 }
 
+namespace {
+// Marks an engine busy for the duration of a run: a second run() while one is in progress (from
+// another thread) would share the activation buffers and the pool's slots, so it is refused.
+class RunGuard {
+ public:
+  explicit RunGuard(std::atomic<bool>& running) : running_(running) {
+    if (running_.exchange(true, std::memory_order_acquire))
+      throw Error("inference engine: run() called while another run of the same engine is in progress; an engine "
+                  "runs one image at a time (use one engine per calling thread)");
+  }
+  ~RunGuard() { running_.store(false, std::memory_order_release); }
+  RunGuard(const RunGuard&) = delete;
+  RunGuard& operator=(const RunGuard&) = delete;
+
+ private:
+  std::atomic<bool>& running_;
+};
+}  // namespace
+
 void InferenceEngine::run(const float* in, float* out) {
+  RunGuard guard(impl_->running);
+  run_image(in, out);
+}
+
+void InferenceEngine::run_image(const float* in, float* out) {
   Impl& im = *impl_;
   const size_t items = im.tasks.size();
   if (!im.pool) {
@@ -672,10 +740,9 @@ void InferenceEngine::run(const float* in, float* out) {
     im.pool->offer([](void* ctx, int tid) { static_cast<Impl::Run*>(ctx)->engine->work_loop(ctx, tid); }, &r);
     work_loop(&r, 0);
   }
-  const size_t last = im.steps.size() - 1;
-  const Step& s = im.steps[last];
-  // The output is classes x 1 x 1 (Model::build checks), so NHWC and NCHW coincide.
-  std::memcpy(out, im.act[(last + 1) % 2].data(), sizeof(float) * static_cast<size_t>(s.cout) * s.oh * s.ow);
+  // The output is classes x 1 x 1 (Model::build checks), so NHWC and NCHW coincide. With no steps
+  // (a model of flatten or dropout layers on a 1 x 1 input) it is the converted input itself.
+  std::memcpy(out, im.act[im.steps.size() % 2].data(), sizeof(float) * output_.numel());
 }
 
 void InferenceEngine::record(size_t step, double seconds, double cpu_seconds) {
@@ -687,6 +754,7 @@ void InferenceEngine::record(size_t step, double seconds, double cpu_seconds) {
 }
 
 const Tensor& InferenceEngine::run(const Tensor& x) {
+  RunGuard guard(impl_->running);
   // Shapes are compared dimension by dimension: building a Shape would allocate.
   const bool single = x.rank() == 3;
   const int n = single ? 1 : x.dim(0);
@@ -697,7 +765,7 @@ const Tensor& InferenceEngine::run(const Tensor& x) {
   for (int d = 0; same && d < 3; ++d) same = out_.dim(d + 1) == output_[d];
   if (!same) out_.resize(Shape{n, output_[0], output_[1], output_[2]});
   const size_t in_per = input_.numel(), out_per = output_.numel();
-  for (int i = 0; i < n; ++i) run(x.data() + i * in_per, out_.data() + i * out_per);
+  for (int i = 0; i < n; ++i) run_image(x.data() + i * in_per, out_.data() + i * out_per);
   return out_;
 }
 
@@ -707,10 +775,10 @@ int64_t InferenceEngine::macs() const {
   return m;
 }
 
-size_t InferenceEngine::weight_bytes() const { return impl_->weights.numel() * sizeof(float); }
+size_t InferenceEngine::weight_bytes() const { return impl_->weights.size() * sizeof(float); }
 
 size_t InferenceEngine::workspace_bytes() const {
-  return (impl_->act[0].numel() + impl_->act[1].numel() + impl_->scratch.numel()) * sizeof(float);
+  return (impl_->act[0].size() + impl_->act[1].size() + impl_->scratch.size()) * sizeof(float);
 }
 
 void InferenceEngine::reset_profile() {

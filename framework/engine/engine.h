@@ -29,7 +29,9 @@
 namespace trim {
 
 struct EngineOptions {
-  int threads = 0;  // <= 0: OpenMP's default (omp_get_max_threads())
+  // 0: OpenMP's default (omp_get_max_threads()); else 1..kMaxThreads (threads.h, 1024). Anything
+  // else is an Error, as is a worker thread the OS refuses to start.
+  int threads = 0;
   // nullptr: the process-wide choice (kernels::kernels(), i.e. CPU detection or TRIM_ISA).
   // Tests set it to run the same model on every ISA; nothing else should.
   const kernels::KernelTable* isa = nullptr;
@@ -40,6 +42,13 @@ struct EngineOptions {
   // Also chain a fused pair (or a standard conv) whose output map is larger than fuse_min_bytes
   // with the depthwise + pointwise pair that reads it: the map then exists a few rows at a time.
   bool chain = true;
+  // The most memory the plan may take (packed weights, the two activation buffers, per-thread
+  // scratch times threads), checked in 64 bits before anything is allocated; a plan above it is
+  // an Error naming the largest buffer and its size. 4 GiB is ~1000x MobileNet V1 1.0 at 224 px
+  // (3.4 MiB of buffers): a model that needs more is almost certainly a mistake on the small CPUs
+  // trim is for (a 1-channel 16384 x 16384 map padded to 16 channels is 16 GiB per buffer).
+  // (The default also keeps every buffer below 2^30 floats.)
+  size_t max_memory_bytes = size_t(4) << 30;
 };
 
 // One step of the plan, for reports.
@@ -63,6 +72,10 @@ class InferenceEngine {
   InferenceEngine(const InferenceEngine&) = delete;
   InferenceEngine& operator=(const InferenceEngine&) = delete;
 
+  // Not re-entrant: one engine runs one image at a time. A run() (either form) while another is
+  // in progress on the same engine, from another thread, throws Error instead of corrupting
+  // both; callers that run images concurrently use one engine per thread.
+  //
   // x: N x C x H x W (or C x H x W for one image) matching the model's input. Returns N x K x
   // 1 x 1 logits; the tensor is owned by the engine and overwritten by the next run (it is
   // allocated for the largest batch seen so far: run a batch once to make later runs of that
@@ -86,6 +99,7 @@ class InferenceEngine {
   struct Impl;
 
  private:
+  void run_image(const float* in, float* out);
   void record(size_t step, double seconds, double cpu_seconds);
   void work(const float* in, size_t w, int j, int tid);
   void work_loop(void* run_state, int tid);

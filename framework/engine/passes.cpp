@@ -57,6 +57,14 @@ Model drop_dropout(const Model& m) {
   std::vector<LayerDesc> descs;
   for (const auto& l : m.layers)
     if (l->type() != "dropout") descs.push_back(desc_of(*l));
+  // Nothing but dropout: a model needs a layer, and the input is already K x 1 x 1 (the output
+  // of every model is), so one flatten is the identity that stands for them.
+  if (descs.empty() && !m.layers.empty()) {
+    LayerDesc d;
+    d.type = "flatten";
+    d.set("name", m.layers.front()->name());
+    descs.push_back(d);
+  }
   return rebuild(m, descs, [](Model&) {});
 }
 

@@ -1,6 +1,12 @@
 // worker_pool.cpp - WorkerPool: offer / join protocol (see worker_pool.h).
 #include "framework/engine/worker_pool.h"
 
+#include <string>
+#include <system_error>
+
+#include "framework/tensor.h"
+#include "framework/threads.h"
+
 namespace trim {
 
 namespace {
@@ -10,16 +16,34 @@ constexpr int kSpins = 20000;
 }  // namespace
 
 WorkerPool::WorkerPool(int workers) {
-  for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { loop(i + 1); });
+  if (workers < 0 || workers >= kMaxThreads)
+    throw Error("worker pool: " + std::to_string(workers) + " workers is out of range (0.." +
+                std::to_string(kMaxThreads - 1) + ")");
+  threads_.reserve(static_cast<size_t>(workers));
+  for (int i = 0; i < workers; ++i) {
+    try {
+      threads_.emplace_back([this, i] { loop(i + 1); });
+    } catch (const std::system_error& e) {
+      // The OS refused a thread (too many processes, no memory for a stack). The threads that
+      // did start must be stopped and joined here: a joinable std::thread destroyed by the
+      // unwinding would end the process in std::terminate.
+      stop_and_join();
+      throw Error("worker pool: could not start worker thread " + std::to_string(i + 1) + " of " +
+                  std::to_string(workers) + ": " + e.what());
+    }
+  }
 }
 
-WorkerPool::~WorkerPool() {
+WorkerPool::~WorkerPool() { stop_and_join(); }
+
+void WorkerPool::stop_and_join() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_.store(true);
   }
   cv_.notify_all();
   for (auto& t : threads_) t.join();
+  threads_.clear();
 }
 
 int WorkerPool::begin() {

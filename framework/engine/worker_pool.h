@@ -28,7 +28,10 @@ class WorkerPool {
  public:
   using Job = void (*)(void* ctx, int tid);
 
-  explicit WorkerPool(int workers);  // worker tids are 1..workers; the caller is tid 0
+  // Worker tids are 1..workers; the caller is tid 0. workers must be 0..kMaxThreads - 1
+  // (threads.h); throws Error for a count outside that range or when the OS refuses a thread
+  // (the threads already started are stopped and joined first).
+  explicit WorkerPool(int workers);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -43,6 +46,7 @@ class WorkerPool {
 
  private:
   void loop(int tid);
+  void stop_and_join();
 
   struct Slot {
     std::atomic<uint64_t> gen{0};  // generation of the offer currently in this slot

@@ -34,8 +34,8 @@ void conv2d_nhwc(const KernelTable& t, const float* in, int ih, int iw, size_t i
   for (int q0 = p0; q0 < p1; q0 += chunk) {
     const int q1 = std::min(p1, q0 + chunk);
     f32_im2col_nhwc__ref(in, ih, iw, in_cs, cin, ow, kernel, stride, pad, q0, q1, scratch, static_cast<size_t>(k));
-    t.gemm(q1 - q0, cout, k, scratch, static_cast<size_t>(k), packed_w, bias, out + static_cast<size_t>(q0) * out_cs,
-           out_cs, vmin, vmax);
+    t.gemm(q1 - q0, cout, k, scratch, static_cast<size_t>(k), packed_w, bias,
+           out + static_cast<size_t>(q0 - p0) * out_cs, out_cs, vmin, vmax);
   }
 }
 

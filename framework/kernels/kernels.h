@@ -36,7 +36,10 @@ using GemmFn = void (*)(int m, int n, int k, const float* a, size_t lda, const f
 //   out(oy, ox, c) = clamp(bias[c] + sum_{ky,kx} in(oy*s - pad_top + ky, ox*s - pad_left + kx, c)
 //                                                 * w[(ky*3 + kx) * wcs + c])
 // with wcs = round_up(channels, kWeightAlign) (pack_dwconv3x3 writes that layout) and bias
-// holding wcs floats. Pixels outside the ih x iw input count as zero.
+// holding wcs floats. Pixels outside the ih x iw input count as zero. pad_top may be any value,
+// negative too: the engine computes a band of rows into a buffer of its own by calling with
+// oy0 = 0 and moving the band's first row into pad_top, and reads an input window that starts
+// at a later row of the map the same way.
 using DwConvFn = void (*)(const float* in, int ih, int iw, size_t in_cs, float* out, int ow,
                           size_t out_cs, int oy0, int oy1, int channels, const float* w,
                           const float* bias, int pad_top, int pad_left, float vmin, float vmax);
@@ -54,7 +57,8 @@ using FcFn = void (*)(int n, int k, const float* x, const float* packed_b, const
                       float* out, float vmin, float vmax);
 
 // Standard 3x3 convolution (groups = 1) straight from NHWC, output pixels [p0, p1) (row-major
-// over an output of width ow), any stride and (symmetric) padding; weights from pack_conv2d
+// over an output of width ow; out points at pixel p0, so pixel p is at out + (p - p0) * out_cs),
+// any stride and (symmetric) padding; weights from pack_conv2d
 // with this table's gemm_nr, bias round_up(cout, gemm_nr) floats. Optional (AVX-512 and NEON
 // have one): ISAs without it run conv2d_nhwc's im2col + GEMM.
 using Conv3x3Fn = void (*)(const float* in, int ih, int iw, size_t in_cs, int cin, float* out, int ow, size_t out_cs,
@@ -113,7 +117,8 @@ void pack_dwconv3x3(int channels, const float* w, float* packed);
 // --- standard convolution: the table's conv3x3, else im2col + its GEMM (conv2d.cpp) ------------
 
 // groups = 1, any kernel, stride and (symmetric) padding, NHWC. Computes output pixels [p0, p1)
-// (row-major over the output, whose width is ow) of all cout channels. packed_w comes from
+// (row-major over the output, whose width is ow) of all cout channels into out, which points at
+// pixel p0 (pixel p at out + (p - p0) * out_cs: a caller's buffer may hold just those pixels). packed_w comes from
 // pack_conv2d with t.gemm_nr; bias holds round_up(cout, t.gemm_nr) floats; scratch holds
 // conv2d_scratch_size floats (one per thread).
 void conv2d_nhwc(const KernelTable& t, const float* in, int ih, int iw, size_t in_cs, int cin, float* out,

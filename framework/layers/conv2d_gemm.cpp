@@ -23,6 +23,7 @@
 // order, so a run with a fixed thread count is bit-for-bit repeatable.
 #include "framework/layers/conv2d.h"
 #include "framework/layers/conv2d_gemm.h"
+#include "framework/layers/shape_checks.h"
 #include "framework/layers/conv3x3_implicit.h"
 #include "framework/layers/im2col.h"
 #include "framework/parallel.h"
@@ -107,7 +108,7 @@ void Conv2d::forward_implicit_3x3(float* y, const float* x, int n, Workspace& ws
   const int cg = in_channels / groups, ocg = out_channels / groups;
   const size_t packed_size = round_line(conv_detail::conv3x3_packed_floats(ocg, cg));
   const size_t panel_size = round_line(conv_detail::conv3x3_panel_floats(ocg, cg));
-  float* packed = ws.get(packed_size * groups + panel_size * omp_get_max_threads());
+  float* packed = checked_workspace(ws, panel_size, omp_get_max_threads(), packed_size * groups, "conv", name());
   float* panels = packed + packed_size * groups;
   const bool par = n * macs() >= conv_detail::kParallelMin;
   const int tiles = ocg / 8;
@@ -149,7 +150,7 @@ void Conv2d::forward_blocked(float* y, const float* x, int n, Workspace& ws) {
   const size_t col_size = pointwise && block == 1 ? 0 : round_line(kdim * ld);
   const size_t out_size = block == 1 ? 0 : round_line(ocg * ld);
   const size_t slice = col_size + out_size;
-  float* scratch = slice ? ws.get(slice * omp_get_max_threads()) : nullptr;
+  float* scratch = slice ? checked_workspace(ws, slice, omp_get_max_threads(), 0, "conv", name()) : nullptr;
   const float* wt = weight.data();
   const float* b = has_bias ? bias.data() : nullptr;
 
@@ -218,7 +219,7 @@ void Conv2d::backward_blocked(float* dx, const float* dy, const float* x, int n,
   const int max_threads = omp_get_max_threads();
   const size_t flipped_size = transposed && !implicit ? round_line(wsize) : 0;
   const size_t packed_size = implicit ? round_line(conv_detail::conv3x3_packed_floats(cg, ocg)) : 0;
-  float* scratch = ws.get(slice * max_threads + flipped_size + packed_size * groups);
+  float* scratch = checked_workspace(ws, slice, max_threads, flipped_size + packed_size * groups, "conv", name());
   float* flipped = scratch + slice * max_threads;
   float* packed = flipped + flipped_size;
   const float* wt = weight.data();

@@ -4,6 +4,7 @@
 // (conv2d_gemm.cpp) against it. A 1x1, stride-1, unpadded convolution skips im2col: the input
 // planes already are the column matrix.
 #include "framework/layers/conv2d.h"
+#include "framework/layers/shape_checks.h"
 #include "framework/layers/conv2d_gemm.h"
 #include "framework/layers/im2col.h"
 #include "framework/parallel.h"
@@ -23,7 +24,7 @@ void Conv2d::forward_per_image(float* y, const float* x, int n, Workspace& ws) {
   const int hw = d.hw, ohw = d.ohw, cg = d.cg, ocg = d.ocg, kdim = d.kdim;
   const bool pointwise = d.pointwise;
   const size_t col_size = pointwise ? 0 : round_line(static_cast<size_t>(kdim) * ohw);
-  float* scratch = col_size ? ws.get(col_size * omp_get_max_threads()) : nullptr;
+  float* scratch = col_size ? checked_workspace(ws, col_size, omp_get_max_threads(), 0, "conv", name()) : nullptr;
   const float* wt = weight.data();
 
   parallel_region(n * macs() >= conv_detail::kParallelMin, [&](int tid, int nt) {
@@ -60,7 +61,7 @@ void Conv2d::backward_per_image(float* dx, const float* dy, const float* x, int 
   const size_t col_size = pointwise ? 0 : round_line(static_cast<size_t>(kdim) * ohw);
   const size_t wsize = weight.numel();
   const size_t slice = col_size + round_line(wsize);
-  float* scratch = ws.get(slice * omp_get_max_threads());
+  float* scratch = checked_workspace(ws, slice, omp_get_max_threads(), 0, "conv", name());
   const float* wt = weight.data();
   const bool par = n * macs() >= conv_detail::kParallelMin;
 

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "framework/layer.h"
 #include "framework/tensor.h"
 
 namespace trim {
@@ -40,6 +41,23 @@ inline void check_param_size(const Shape& shape, const std::string& who) {
   if (elements > kMaxParamElements)
     throw Error(who + ": a parameter of shape " + shape.str() + " has " + std::to_string(elements) +
                 " values, more than the " + std::to_string(kMaxParamElements) + " a layer may hold");
+}
+
+// Scratch for a layer step: `per_thread` floats for each of `threads` threads plus `shared`,
+// counted in 64 bits with overflow checks and refused above Workspace::kMaxFloats with an Error
+// naming the layer, before anything is allocated (a large batch times many threads can ask for
+// more than fits). Builds no string unless it fails.
+inline float* checked_workspace(Workspace& ws, size_t per_thread, int threads, size_t shared, const char* type,
+                                const std::string& name) {
+  size_t n = 0;
+  const bool overflow = threads < 0 || __builtin_mul_overflow(per_thread, static_cast<size_t>(threads), &n) ||
+                        __builtin_add_overflow(n, shared, &n);
+  if (overflow || n > Workspace::kMaxFloats)
+    throw Error(std::string(type) + " '" + name + "': needs a workspace of " + std::to_string(per_thread) +
+                " floats per thread x " + std::to_string(threads) + " threads + " + std::to_string(shared) +
+                (overflow ? " floats (overflows 64 bits)" : " floats = " + std::to_string(n)) + ", more than the " +
+                std::to_string(Workspace::kMaxFloats) + " allowed (fewer threads or a smaller batch)");
+  return ws.get(n);
 }
 
 // Resizes only when the shape changes, so a steady training loop builds no Shape.

@@ -184,7 +184,7 @@ void f32_conv3x3__neon(const float* in, int ih, int iw, size_t in_cs, int cin, f
       }
     }
     const TileFn full = tile_for<false>(rows), half = tile_for<true>(rows);
-    float* o = out + (static_cast<size_t>(oy) * ow + ox0) * out_cs;
+    float* o = out + static_cast<size_t>(oy * ow + ox0 - p0) * out_cs;  // out points at pixel p0
     for (int pn = 0; pn < panels; ++pn) {
       const int cols = std::min(NR, cout - pn * NR);
       (cols <= 4 ? half : full)(sg, packed_w + static_cast<size_t>(pn) * k * NR, bias + pn * NR, o + pn * NR, out_cs, cols,

@@ -162,7 +162,7 @@ void f32_conv3x3__avx512(const float* in, int ih, int iw, size_t in_cs, int cin,
             sg.b_row[sg.n] = (ky * 3 + kx) * cin;
             ++sg.n;
           }
-        tile_for(1, nv)(in, pixel_base(ox), pix_stride, sg, b, b2, bi, out + static_cast<size_t>(oy * ow + ox) * out_cs + pn * NR,
+        tile_for(1, nv)(in, pixel_base(ox), pix_stride, sg, b, b2, bi, out + static_cast<size_t>(oy * ow + ox - p0) * out_cs + pn * NR,
                         out_cs, vlo, vhi, masks);
       };
       const int lo = std::max(ox_begin, ox_lo), hi = std::min(ox_end, ox_hi);
@@ -174,7 +174,7 @@ void f32_conv3x3__avx512(const float* in, int ih, int iw, size_t in_cs, int cin,
         for (int bl = 0; bl < blocks; ++bl) {
           const int rows = base + (bl < extra ? 1 : 0);
           tile_for(rows, nv)(in, pixel_base(ox), pix_stride, inner, b, b2, bi,
-                             out + static_cast<size_t>(oy * ow + ox) * out_cs + pn * NR, out_cs, vlo, vhi, masks);
+                             out + static_cast<size_t>(oy * ow + ox - p0) * out_cs + pn * NR, out_cs, vlo, vhi, masks);
           ox += rows;
         }
       }
