@@ -6,6 +6,7 @@
 #   make train MODEL=sicknet       train on Fashion-MNIST (also MODEL=mobilenet_v1, mobilenet_v2, resnet18)
 #   make demo                      train, prune, fine-tune, compare: the whole pipeline
 #   make arm                       cross-build static aarch64 tools and bench/latency
+#   make arm-peer                  cross-build the XNNPACK peer (bench/arm/arm_cost.py --peer)
 #   make test SANITIZE=1           the test suite under AddressSanitizer + UBSan (build-sanitize/)
 #   make test TSAN=1               the threaded tests under ThreadSanitizer (build-tsan/, clang-14)
 #   make fuzz FUZZ_SECONDS=600     every parser fuzzed with libFuzzer for that long (fuzz/run.sh)
@@ -54,7 +55,7 @@ ifeq ($(SANITIZE),1)
   export UBSAN_OPTIONS ?= print_stacktrace=1
 endif
 
-.PHONY: all build deps deps-arm deps-peers test train demo arm test-arm fuzz clean
+.PHONY: all build deps deps-arm deps-peers test train demo arm arm-peer test-arm fuzz clean
 
 all: build
 
@@ -113,6 +114,17 @@ arm: deps deps-arm
 	  -DTRIM_TEST_FILTER='^$$' $(ARM_ZLIB)
 	cmake --build build-arm-static -j $(JOBS) --target latency train eval prune
 	@echo "aarch64 binaries: build-arm-static/bin/{latency,train,eval,prune} (static; copy to the board)"
+
+# The XNNPACK peer on Arm (bench/peers/xnnpack_peer, a dynamic binary in $(ARM_BUILD)): Debian's
+# arm64 XNNPACK packages unpacked under $(ARM_SYSROOT) like the zlib above. Optional: used by
+# bench/arm/arm_cost.py --peer, which says so and skips when it is missing.
+ARM_XNNPACK_DEBS = libxnnpack-dev libxnnpack0 libpthreadpool-dev libpthreadpool0 libcpuinfo0
+arm-peer: deps deps-arm
+	@[ -f $(ARM_SYSROOT)/usr/include/xnnpack.h ] && [ -f $(ARM_SYSROOT)/usr/include/pthreadpool.h ] || \
+	  ./cmake/fetch-arm64-debs.sh $(ARM_SYSROOT) $(ARM_XNNPACK_DEBS)
+	cmake -S . -B $(ARM_BUILD) -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64.cmake \
+	  -DTRIM_TEST_FILTER='$(ARM_TESTS)' $(ARM_ZLIB) -DXNNPACK_ROOT=$(CURDIR)/$(ARM_SYSROOT) $(CMAKE_FLAGS)
+	cmake --build $(ARM_BUILD) -j $(JOBS) --target xnnpack_peer
 
 # Training on Fashion-MNIST (default) or DATA=<folder>.
 EPOCHS  ?=

@@ -30,23 +30,13 @@
 #include "framework/option_values.h"
 #include "framework/strings.h"
 #include "framework/model_file.h"
-#include "models/zoo.h"
+#include "models/model_spec.h"
 
 namespace {
 
 using namespace trim;
 
 const char* kDefaultModels[] = {"sicknet", "mobilenet_v1"};
-
-// A model file, or a built-in model spec (models/zoo.h: "sicknet", "mobilenet_v1:alpha=0.5",
-// "dwpw:input=16x28x28", ...). Built-ins get random weights from a fixed seed (latency does not
-// depend on the values).
-Model load_any(const std::string& spec) {
-  if (ends_with(spec, ".model")) return load_model(spec);
-  Model m = build_model_spec(spec);
-  m.init_params(1);
-  return m;
-}
 
 // A file name for a spec written by --save: "mobilenet_v1:alpha=0.5" -> "mobilenet_v1_alpha0.5".
 std::string file_name_of(const std::string& spec) {
@@ -65,7 +55,7 @@ struct Bench {
   std::vector<float> in, out;
   std::vector<double> ms;  // per timed run
 
-  Bench(const std::string& s, const EngineOptions& o) : spec(s), model(load_any(s)) {
+  Bench(const std::string& s, const EngineOptions& o) : spec(s), model(load_model_spec(s)) {
     engine.reset(new InferenceEngine(model, o));
     in.resize(model.input.numel());
     std::mt19937 rng(3);
@@ -269,7 +259,7 @@ int body(int argc, char** argv) {
 
   if (cli.given("save")) {
     for (const auto& s : specs) {
-      Model m = load_any(s);
+      Model m = load_model_spec(s);
       std::string name = file_name_of(s);
       if (ends_with(s, ".model")) name = s.substr(s.find_last_of('/') + 1, s.size() - s.find_last_of('/') - 7);
       save_model(m, cli.output_path("save") + "/" + name + ".model");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <regex>
 #include <sstream>
 
 #include "framework/model_file.h"
@@ -141,10 +142,31 @@ const std::string* ModelSpec::find(const std::string& key) const {
 std::string model_spec_help() {
   return "NAME[:key=value,...]; NAME sicknet | mobilenet_v1 | mobilenet_v2 | resnet18 | dwpw; keys input=CxHxW, "
          "classes=N (all), alpha, small, dropout (mobilenet_v1, mobilenet_v2), relu6 (mobilenet_v1), width (resnet18), "
-         "blocks (dwpw); e.g. mobilenet_v1:alpha=0.5,input=3x224x224";
+         "blocks (dwpw); e.g. mobilenet_v1:alpha=0.5,input=3x224x224; short names mobilenet_v1_0.5_224, "
+         "mobilenet_v2_1.0_224, resnet18_224, sicknet_3x64x64, dwpw_16_28 mean the same specs";
 }
 
-ModelSpec parse_model_spec(const std::string& spec) {
+namespace {
+
+// The short names benchmarks and docs use ("mobilenet_v1_0.5_224", "resnet18_224", "dwpw_16_28",
+// "sicknet_3x64x64") are spellings of specs, rewritten here so that one parser checks them.
+std::string expand_short_name(const std::string& spec) {
+  static const std::regex sicknet("sicknet_([0-9]+x[0-9]+x[0-9]+)");
+  static const std::regex mobilenet("(mobilenet_v[12])_([0-9.]+)_([0-9]+)");
+  static const std::regex resnet("resnet18_([0-9]+)");
+  static const std::regex dwpw("dwpw_([0-9]+)_([0-9]+)");
+  std::smatch g;
+  if (std::regex_match(spec, g, sicknet)) return "sicknet:input=" + g.str(1);
+  if (std::regex_match(spec, g, mobilenet)) return g.str(1) + ":alpha=" + g.str(2) + ",input=3x" + g.str(3) + "x" + g.str(3);
+  if (std::regex_match(spec, g, resnet)) return "resnet18:input=3x" + g.str(1) + "x" + g.str(1);
+  if (std::regex_match(spec, g, dwpw)) return "dwpw:input=" + g.str(1) + "x" + g.str(2) + "x" + g.str(2);
+  return spec;
+}
+
+}  // namespace
+
+ModelSpec parse_model_spec(const std::string& given) {
+  const std::string spec = expand_short_name(given);
   ModelSpec m;
   const size_t colon = spec.find(':');
   m.name = spec.substr(0, colon);

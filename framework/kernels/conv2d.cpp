@@ -1,5 +1,5 @@
 // conv2d.cpp - standard convolution (groups = 1, any kernel, stride, padding) on NHWC: the
-// table's direct 3x3 kernel when it has one (AVX-512), else im2col into a small scratch block
+// table's direct 3x3 kernel when it has one (AVX-512, NEON), else im2col into a small scratch block
 // plus the table's GEMM micro-kernels. The 3x3 stem of MobileNet and every conv of SICK-Net. Chunking the im2col keeps the copied rows in cache
 // while the GEMM consumes them, and makes the scratch size independent of the image size.
 #include <algorithm>

@@ -92,6 +92,7 @@ KernelTable make_neon() {
   t.global_avgpool = f32_global_avgpool__neon;
   t.maxpool2d = f32_maxpool2d_nhwc__neon;
   t.fc = f32_fc__neon;
+  t.conv3x3 = f32_conv3x3__neon;
   return t;
 }
 #endif

@@ -62,8 +62,8 @@ using FcFn = void (*)(int n, int k, const float* x, const float* packed_b, const
 // Standard 3x3 convolution (groups = 1) straight from NHWC, output pixels [p0, p1) (row-major
 // over an output of width ow; out points at pixel p0, so pixel p is at out + (p - p0) * out_cs),
 // any stride and (symmetric) padding; weights from pack_conv2d
-// with this table's gemm_nr, bias round_up(cout, gemm_nr) floats. Optional: ISAs without it
-// run conv2d_nhwc's im2col + GEMM.
+// with this table's gemm_nr, bias round_up(cout, gemm_nr) floats. Optional (AVX-512 and NEON
+// have one): ISAs without it run conv2d_nhwc's im2col + GEMM.
 using Conv3x3Fn = void (*)(const float* in, int ih, int iw, size_t in_cs, int cin, float* out, int ow, size_t out_cs,
                            int cout, int stride, int pad, int p0, int p1, const float* packed_w, const float* bias,
                            float vmin, float vmax);

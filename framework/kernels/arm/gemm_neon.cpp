@@ -26,7 +26,7 @@ inline void gemm_tile(int k, const float* a, size_t lda, const float* b, const f
   float32x4_t acc0[ROWS], acc1[ROWS];
   const float32x4_t bias0 = vld1q_f32(bias), bias1 = vld1q_f32(bias + 4);
   const float* ar[ROWS];
-  for (int r = 0; r < ROWS; ++r) {
+  TRIM_NEON_UNROLL_ROWS for (int r = 0; r < ROWS; ++r) {
     acc0[r] = bias0;
     acc1[r] = bias1;
     ar[r] = a + r * lda;
@@ -34,12 +34,12 @@ inline void gemm_tile(int k, const float* a, size_t lda, const float* b, const f
   int p = 0;
   for (; p + 4 <= k; p += 4) {
     float32x4_t av[ROWS];
-    for (int r = 0; r < ROWS; ++r) av[r] = vld1q_f32(ar[r] + p);
+    TRIM_NEON_UNROLL_ROWS for (int r = 0; r < ROWS; ++r) av[r] = vld1q_f32(ar[r] + p);
 #define TRIM_NEON_KSTEP(L)                                             \
   {                                                                    \
     const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4);         \
     b += NR;                                                           \
-    for (int r = 0; r < ROWS; ++r) {                                   \
+    TRIM_NEON_UNROLL_ROWS for (int r = 0; r < ROWS; ++r) {                                   \
       acc0[r] = vfmaq_laneq_f32(acc0[r], b0, av[r], L);                \
       acc1[r] = vfmaq_laneq_f32(acc1[r], b1, av[r], L);                \
     }                                                                  \
@@ -53,13 +53,13 @@ inline void gemm_tile(int k, const float* a, size_t lda, const float* b, const f
   for (; p < k; ++p) {
     const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4);
     b += NR;
-    for (int r = 0; r < ROWS; ++r) {
+    TRIM_NEON_UNROLL_ROWS for (int r = 0; r < ROWS; ++r) {
       const float av = ar[r][p];
       acc0[r] = vfmaq_n_f32(acc0[r], b0, av);
       acc1[r] = vfmaq_n_f32(acc1[r], b1, av);
     }
   }
-  for (int r = 0; r < ROWS; ++r) {
+  TRIM_NEON_UNROLL_ROWS for (int r = 0; r < ROWS; ++r) {
     vst1q_f32(c + r * ldc, vminq_f32(vmaxq_f32(acc0[r], vmin), vmax));
     vst1q_f32(c + r * ldc + 4, vminq_f32(vmaxq_f32(acc1[r], vmin), vmax));
   }
