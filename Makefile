@@ -19,7 +19,7 @@ SANITIZE ?= 0
 CMAKE_FLAGS ?=
 
 DEB_PACKAGES = cmake g++ make libopenblas-dev libstb-dev libgtest-dev libbenchmark-dev \
-               zlib1g-dev dataset-fashion-mnist
+               zlib1g-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin
 DEB_ARM_PACKAGES = g++-aarch64-linux-gnu qemu-user
 DEB_FUZZ_PACKAGES = clang-14 libclang-rt-14-dev libomp-14-dev
 

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <sys/stat.h>
 
+#include "framework/data_parallel.h"
 #include "framework/evaluate.h"
 #include "framework/loss.h"
 #include "framework/model_file.h"
@@ -123,9 +124,9 @@ void save_checkpoint(const std::string& path, const Model& model, Sgd& sgd, cons
   write_file_atomic(path, s);
 }
 
-// Restores weights, velocity and bookkeeping; the model must have the checkpoint's description.
-Checkpoint load_checkpoint(const std::string& path, Model& model, Sgd& sgd) {
-  std::string b = read_file(path);
+// Restores weights, velocity and bookkeeping from a checkpoint file's bytes b; the model must
+// have the checkpoint's description.
+Checkpoint load_checkpoint(const std::string& b, const std::string& path, Model& model, Sgd& sgd) {
   if (b.size() < 8 || std::memcmp(b.data(), kCkptMagic, 8) != 0) throw Error(path + ": not a trim checkpoint");
   CkptReader r{b, path};
   std::string desc = r.blob();
@@ -162,20 +163,33 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data, 
   const int epochs = opt.schedule.epochs;
   const size_t nb = train_data.batches_per_epoch();
 
+  GradientSum dp(opt.parallel);
+  const bool progress = opt.progress && dp.leader();
+  const bool write = !opt.out_dir.empty() && dp.leader();  // only rank 0 writes files
   Checkpoint ck;
-  if (!opt.out_dir.empty()) ensure_dir(opt.out_dir);
+  if (write) ensure_dir(opt.out_dir);
   const std::string ckpt = opt.out_dir.empty() ? "" : checkpoint_path(opt.out_dir);
   if (opt.resume) {
     if (ckpt.empty()) throw Error("--resume needs an output folder");
-    if (::access(ckpt.c_str(), F_OK) == 0) {
-      ck = load_checkpoint(ckpt, model, sgd);
-      if (opt.progress)
+    // Rank 0's checkpoint, sent to every process (the other machines need no copy of it).
+    std::string bytes;
+    if (dp.leader() && ::access(ckpt.c_str(), F_OK) == 0) bytes = read_file(ckpt);
+    if (dp.active()) {
+      uint64_t n = bytes.size();
+      opt.parallel.comm->broadcast(&n, sizeof n, 0, "checkpoint size");
+      bytes.resize(n);
+      opt.parallel.comm->broadcast(&bytes[0], n, 0, "checkpoint");
+    }
+    if (!bytes.empty()) {
+      ck = load_checkpoint(bytes, ckpt, model, sgd);
+      if (progress)
         std::fprintf(stderr, "%s: resuming from %s after epoch %d of %d\n", opt.label.c_str(), ckpt.c_str(),
                      ck.epochs_done, epochs);
-    } else if (opt.progress) {
+    } else if (progress) {
       std::fprintf(stderr, "%s: no checkpoint in %s, starting from scratch\n", opt.label.c_str(), opt.out_dir.c_str());
     }
   }
+  dp.check_same_start(model, nb, opt.label);
 
   TrainResult res;
   res.epochs = ck.history;
@@ -189,21 +203,24 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data, 
     auto t0 = std::chrono::steady_clock::now();
     ctx.mode = Mode::Train;
     train_data.start_epoch(epoch);
-    Progress bar(opt.label + " epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs), nb, opt.progress);
+    Progress bar(opt.label + " epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs), nb, progress);
     double loss_sum = 0;
     size_t correct_sum = 0, seen = 0;
     float lr = 0;
     for (size_t step = 0; train_data.next(images, labels); ++step) {
       lr = opt.schedule.at(epoch + static_cast<double>(step) / static_cast<double>(nb));
       rng.seed(step_seed(opt.seed, epoch, step));
+      dp.before_forward(train_data, ctx);
       const Tensor& logits = model.forward(images, ctx);
       int correct = 0;
       float loss = softmax_cross_entropy(&dlogits, &correct, logits, labels);
       if (!std::isfinite(loss))
         throw Error(opt.label + ": loss became " + std::to_string(loss) + " at epoch " + std::to_string(epoch + 1) +
                     " step " + std::to_string(step + 1) + " (learning rate " + std::to_string(lr) + " too high?)");
+      dp.scale_loss_gradient(dlogits, train_data);
       model.zero_grad();
       model.backward(dlogits, ctx);
+      dp.sum_gradients(model);
       sgd.step(lr);
       loss_sum += loss * static_cast<double>(labels.size());
       correct_sum += static_cast<size_t>(correct);
@@ -213,17 +230,19 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data, 
     }
     double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     bar.finish();
+    size_t skipped = train_data.skipped_samples();
+    dp.end_epoch(model, loss_sum, correct_sum, seen, skipped, opt.label);
     EpochStats e;
     e.epoch = epoch + 1;
     e.lr = lr;
     e.train_loss = seen ? loss_sum / static_cast<double>(seen) : 0;
     e.train_acc = seen ? static_cast<double>(correct_sum) / static_cast<double>(seen) : 0;
     e.images_per_s = static_cast<double>(seen) / std::max(train_seconds, 1e-9);
-    e.skipped = train_data.skipped_samples();
+    e.skipped = skipped;
     total_images += static_cast<double>(seen);
     total_seconds += train_seconds;
     if (val_data) {
-      EvalResult v = evaluate(model, *val_data, 0);
+      EvalResult v = evaluate(model, *val_data, 0, dp.active() ? opt.parallel.comm : nullptr);
       e.val_loss = v.loss;
       e.val_acc = v.top1;
     }
@@ -234,7 +253,7 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data, 
       res.best_val_acc = val_data ? e.val_acc : -1;
       res.best_epoch = e.epoch;
     }
-    if (opt.progress) {
+    if (progress) {
       std::fprintf(stderr, "%s epoch %d/%d: lr %.4g  loss %.4f  acc %.2f%%", opt.label.c_str(), e.epoch, epochs, e.lr,
                    e.train_loss, 100 * e.train_acc);
       if (val_data) std::fprintf(stderr, "  val loss %.4f  val acc %.2f%%%s", e.val_loss, 100 * e.val_acc, best ? " *" : "");
@@ -242,7 +261,7 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data, 
       if (e.skipped) std::fprintf(stderr, "  (%zu unreadable samples skipped)", e.skipped);
       std::fprintf(stderr, "\n");
     }
-    if (!opt.out_dir.empty()) {
+    if (write) {
       ck.epochs_done = epoch + 1;
       ck.history = res.epochs;
       ck.best_val = res.best_val_acc;
@@ -262,6 +281,9 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data, 
   }
   if (!ck.best_weights.empty()) deserialize_weights(model, ck.best_weights, "best-epoch weights");
   res.images_per_s = total_seconds > 0 ? total_images / total_seconds : 0;
+  res.train_seconds = total_seconds;
+  res.gradient_sum_seconds = dp.sum_seconds();
+  res.gradient_sums = dp.sums();
   return res;
 }
 
