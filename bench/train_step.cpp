@@ -20,10 +20,10 @@
 
 #include "framework/blas.h"
 #include "framework/cli_options.h"
-#include "framework/loss.h"
 #include "framework/model_file.h"
 #include "framework/optimizer.h"
 #include "framework/threads.h"
+#include "framework/train_step.h"
 #include "models/zoo.h"
 
 using namespace trim;
@@ -101,7 +101,8 @@ int step_main(int argc, char** argv) {
   const size_t L = m.layers.size();
   // Per step of Model::forward/backward (one layer, or a fused BN + ReLU pair, timed as its
   // first layer): the same code path training takes.
-  struct Timer : Model::StepObserver {
+  // The loss between forward and backward is left out of the first backward layer's time.
+  struct Timer : Model::StepObserver, StepHooks {
     std::vector<std::vector<double>> fwd, bwd;
     std::vector<size_t> last;  // last[i]: the last layer of the step starting at i
     double t = 0;
@@ -112,6 +113,7 @@ int step_main(int argc, char** argv) {
       last[first] = end;
       t = now;
     }
+    void before_backward(Model&) override { t = now_ms(); }
   } timer;
   timer.fwd.resize(L);
   timer.bwd.resize(L);
@@ -124,12 +126,7 @@ int step_main(int argc, char** argv) {
     const double t0 = now_ms();
     timer.on = r >= warm;
     timer.t = t0;
-    const Tensor& logits = m.forward(x, ctx);
-    softmax_cross_entropy(&dlogits, nullptr, logits, labels);
-    m.zero_grad();
-    timer.t = now_ms();
-    m.backward(dlogits, ctx);
-    sgd.step(0.01f);
+    if (!train_step(m, sgd, ctx, x, labels, 0.01f, dlogits, &timer).updated) throw Error("train_step: the loss is not finite");
     if (r >= warm) total.push_back(ms_since(t0));
   }
   m.observer = nullptr;

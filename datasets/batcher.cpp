@@ -179,8 +179,9 @@ void Batcher::start_epoch(int epoch) {
 void Batcher::skip(size_t batches) {
   Tensor images;
   std::vector<int> labels;
-  // Cheap enough for resume: the skipped batches are decoded by the loaders and dropped, which
-  // keeps the augmentation streams of the following batches exactly as an uninterrupted run's.
+  // The skipped batches are decoded by the loaders and dropped (slow, but simple): the
+  // augmentation streams of the following batches stay exactly as an uninterrupted run's. The
+  // trainer never calls this (resume restarts at an epoch boundary); test_batcher checks it.
   for (size_t i = 0; i < batches && next(images, labels);) ++i;
 }
 

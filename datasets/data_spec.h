@@ -31,6 +31,23 @@ struct DataSplits3 {
 
 DataSplits3 open_data(const DataSpec& spec);
 
+// What a model expects of its data (built from a Model by the caller: datasets/ knows no models).
+struct ModelExpects {
+  std::string name;                      // the model file, for messages
+  Shape input;                           // C x H x W
+  int classes = 0;                       // outputs
+  std::vector<std::string> class_names;  // empty: the model file has no NAME.classes
+};
+
+// The data-vs-model check every tool uses (train from a model file, eval, prune). When the model
+// has class names, its classes are picked from the data set by name, in the model's order (a
+// name may also match the folder name export-images gives it, "T-shirt/top" -> "T-shirt_top");
+// a spec.classes that picks other classes or another order is an error. Without names,
+// spec.classes is taken as given. Then the sample shape and the class count must match the
+// model. Errors name the model and say which option to change (`classes_option`: "--classes",
+// "[data] classes").
+DataSplits3 open_data_for_model(DataSpec spec, const ModelExpects& model, const std::string& classes_option);
+
 // Batch sources for the splits, with the training augmentation on train only.
 std::unique_ptr<Batcher> make_batcher(std::shared_ptr<const Dataset> data, int batch, bool train, uint64_t seed,
                                       int workers = 2, int shard = 0, int shards = 1);

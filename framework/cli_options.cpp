@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "framework/blas.h"
+#include "framework/option_values.h"
 #include "framework/tensor.h"
 
 namespace trim {
@@ -30,11 +31,18 @@ void CliOptions::flag(const std::string& name, const std::string& help) {
   opts_[name] = Opt{"0", help, true, false};
 }
 
+void CliOptions::positional_args(const std::string& name, const std::string& help) {
+  positional_name_ = name;
+  positional_help_ = help;
+}
+
 bool CliOptions::parse(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") return false;
-    if (a.rfind("--", 0) != 0) {
+    if (a.rfind("--", 0) != 0 || a == "--") {
+      if (positional_name_.empty())
+        throw UsageError("unexpected argument '" + a + "' (options are --name value; see --help)");
       positional_.push_back(a);
       continue;
     }
@@ -64,7 +72,10 @@ bool CliOptions::parse(int argc, char** argv) {
 
 std::string CliOptions::usage() const {
   std::ostringstream s;
-  s << "usage: " << program_ << " [options]\n" << summary_ << "\n\noptions:\n";
+  s << "usage: " << program_ << " [options]" << (positional_name_.empty() ? "" : " " + positional_name_) << "\n"
+    << summary_ << "\n\n";
+  if (!positional_name_.empty()) s << positional_name_ << ": " << positional_help_ << "\n\n";
+  s << "options:\n";
   for (const auto& n : order_) {
     const Opt& o = opts_.at(n);
     std::string left = "  --" + n + (o.is_flag ? "" : " <v>");
@@ -101,9 +112,40 @@ double CliOptions::number(const std::string& name) const {
   return x;
 }
 
+int CliOptions::integer(const std::string& name, long lo, long hi) const {
+  try {
+    return static_cast<int>(parse_int_in(get(name).value, "option --" + name, lo, hi));
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+}
+
+double CliOptions::number(const std::string& name, double lo, double hi, bool lo_open, bool hi_open) const {
+  try {
+    return parse_double_in(get(name).value, "option --" + name, lo, hi, lo_open, hi_open);
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+}
+
+int CliOptions::threads(const std::string& name) const { return integer(name, 0, kMaxThreads); }
+
+std::string CliOptions::output_path(const std::string& name) const {
+  const std::string& v = get(name).value;
+  if (v.empty()) throw UsageError("option --" + name + " is empty (give a folder, e.g. runs/name)");
+  if (v.find_first_not_of('/') == std::string::npos)
+    throw UsageError("option --" + name + " '" + v + "' is the file system root; give a folder below it");
+  return v;
+}
+
 bool CliOptions::on(const std::string& name) const {
   const std::string& v = get(name).value;
-  return !(v.empty() || v == "0" || v == "false" || v == "no");
+  if (v.empty()) return false;
+  try {
+    return parse_bool(v, "option --" + name);
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
 }
 
 bool CliOptions::given(const std::string& name) const { return get(name).given; }

@@ -52,32 +52,43 @@ void GradientSum::check_same_start(Model& m, size_t batches_per_epoch, const std
   check_same_weights(m, label, "before training");
 }
 
-void GradientSum::before_forward(const BatchSource& src, Context& ctx) const {
+void GradientSum::broadcast(std::string& bytes) {
   if (!active()) return;
-  src.share_of_last(ctx.batch_offset, ctx.global_batch);
+  uint64_t n = bytes.size();
+  p_.comm->broadcast(&n, sizeof n, 0, "checkpoint size");
+  bytes.resize(n);
+  if (n) p_.comm->broadcast(&bytes[0], n, 0, "checkpoint");
+}
+
+void GradientSum::before_forward(Context& ctx) const {
+  if (!active()) return;
+  src_.share_of_last(ctx.batch_offset, ctx.global_batch);
   ctx.bn_sync = p_.sync_bn ? p_.comm : nullptr;
 }
 
-void GradientSum::scale_loss_gradient(Tensor& dlogits, const BatchSource& src) const {
+void GradientSum::before_backward(Model& m) {
+  if (inner_) inner_->before_backward(m);
   if (!active()) return;
   size_t offset, global;
-  src.share_of_last(offset, global);
-  const size_t n = static_cast<size_t>(dlogits.dim(0));
+  src_.share_of_last(offset, global);
+  const size_t n = static_cast<size_t>(dlogits_.dim(0));
   if (global == 0) throw Error("data-parallel training needs a batch source that shares its batches");
   if (global == n) return;
   // In float, as the loss divides by the batch: (p - y) / n * (n / global).
   const float s = static_cast<float>(static_cast<double>(n) / static_cast<double>(global));
-  float* g = dlogits.data();
-  for (size_t i = 0, e = dlogits.numel(); i < e; ++i) g[i] *= s;
+  float* g = dlogits_.data();
+  for (size_t i = 0, e = dlogits_.numel(); i < e; ++i) g[i] *= s;
 }
 
-void GradientSum::sum_gradients(Model& m) {
-  if (!active()) return;
-  const auto t0 = std::chrono::steady_clock::now();
-  Tensor& g = m.grad_block();
-  p_.comm->sum(g.data(), g.numel(), "gradient sum");
-  sum_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  ++sums_;
+void GradientSum::after_backward(Model& m) {
+  if (active()) {
+    const auto t0 = std::chrono::steady_clock::now();
+    Tensor& g = m.grad_block();
+    p_.comm->sum(g.data(), g.numel(), "gradient sum");
+    sum_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++sums_;
+  }
+  if (inner_) inner_->after_backward(m);
 }
 
 void GradientSum::end_epoch(Model& m, double& loss_sum, size_t& correct, size_t& seen, size_t& skipped,

@@ -18,25 +18,32 @@
 #include "framework/communicator.h"
 #include "framework/layer.h"
 #include "framework/model.h"
+#include "framework/train_step.h"
 
 namespace trim {
 
-class GradientSum {
+// The trainer's hooks into its step (framework/train_step.h). dlogits is the trainer's loss
+// gradient buffer, src its training batches; `inner` (not owned, may be null) is the caller's own
+// hooks, called as well.
+class GradientSum : public StepHooks {
  public:
-  explicit GradientSum(const DataParallel& p) : p_(p) {}
+  GradientSum(const DataParallel& p, Tensor& dlogits, const BatchSource& src, StepHooks* inner)
+      : p_(p), dlogits_(dlogits), src_(src), inner_(inner) {}
   bool active() const { return p_.active(); }
   bool leader() const { return !p_.active() || p_.comm->leader(); }
 
   // Once before training: the processes must start from the same weights and read the same
   // number of batches per epoch (a different model or data file on one machine is an Error).
   void check_same_start(Model& m, size_t batches_per_epoch, const std::string& label);
+  // Rank 0's bytes to every process (a resumed run's checkpoint).
+  void broadcast(std::string& bytes);
   // Before the forward pass: tells the layers where this share sits in the global batch.
-  void before_forward(const BatchSource& src, Context& ctx) const;
+  void before_forward(Context& ctx) const;
   // After the loss: scales dlogits (the mean over this share) to this share's part of the mean
   // over the global batch.
-  void scale_loss_gradient(Tensor& dlogits, const BatchSource& src) const;
+  void before_backward(Model& m) override;
   // After backward, before the optimizer step: gradients summed over processes.
-  void sum_gradients(Model& m);
+  void after_backward(Model& m) override;
   // End of an epoch: the epoch's loss sum, correct, sample and skipped counts summed over
   // processes; per-process batch-norm running statistics averaged; then a check that the
   // weights agree.
@@ -48,6 +55,9 @@ class GradientSum {
  private:
   void check_same_weights(Model& m, const std::string& label, const char* when);
   DataParallel p_;
+  Tensor& dlogits_;
+  const BatchSource& src_;
+  StepHooks* inner_;
   double sum_seconds_ = 0;
   size_t sums_ = 0;
 };

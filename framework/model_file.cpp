@@ -8,7 +8,12 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cmath>
+
+#include "framework/strings.h"
 
 namespace trim {
 
@@ -16,17 +21,6 @@ namespace {
 
 const char kMagic[8] = {'T', 'R', 'I', 'M', 'W', 'T', 'S', '1'};
 const uint32_t kVersion = 1;
-
-std::string trim_ws(const std::string& s) {
-  size_t a = s.find_first_not_of(" \t\r");
-  if (a == std::string::npos) return "";
-  size_t b = s.find_last_not_of(" \t\r");
-  return s.substr(a, b - a + 1);
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 std::string stem_of(const std::string& model_path) {
   return ends_with(model_path, ".model") ? model_path.substr(0, model_path.size() - 6) : model_path;
@@ -66,36 +60,35 @@ struct Reader {
   }
 };
 
-}  // namespace
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
-  std::ostringstream s;
-  s << f.rdbuf();
-  if (f.bad()) throw Error(path + ": read error");
-  return s.str();
+// A NaN or an infinity in a weight makes every output NaN, and a negative BN running variance
+// makes 1/sqrt(var + eps) NaN: such a file evaluates to garbage without a word, so it is refused
+// here, naming the tensor and the first bad element.
+void check_values(const float* v, size_t n, const std::string& tensor, const std::string& path) {
+  const bool variance = ends_with(tensor, ".running_var");
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(v[i]))
+      throw Error(path + ": tensor '" + tensor + "' element " + std::to_string(i) + " is " +
+                  (std::isnan(v[i]) ? "NaN" : "infinite") + " (the weights are unusable)");
+    if (variance && v[i] < 0.f)
+      throw Error(path + ": tensor '" + tensor + "' element " + std::to_string(i) + " is a negative variance (" +
+                  std::to_string(v[i]) + ")");
+  }
 }
 
-void write_file_atomic(const std::string& path, const std::string& bytes) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
-  size_t n = bytes.empty() ? 0 : std::fwrite(bytes.data(), 1, bytes.size(), f);
-  bool ok = n == bytes.size();
-  ok = (std::fflush(f) == 0) && ok;
-  int err = errno;
-  ok = (::fsync(fileno(f)) == 0) && ok;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    throw Error(path + ": write failed (" + std::strerror(err ? err : EIO) + "); the previous file is untouched");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    err = errno;
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot rename into place (" + std::strerror(err) + ")");
-  }
+}  // namespace
+
+// A class name must come back from NAME.classes as it went in: one per line, trimmed on reading.
+void check_class_name(const std::string& name, const std::string& where) {
+  if (name.empty()) throw Error(where + ": empty class name");
+  if (trim_ws(name) != name)
+    throw Error(where + ": class name '" + name + "' starts or ends with white space (NAME.classes trims it)");
+  for (unsigned char c : name)
+    if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02x", c);
+      throw Error(where + ": class name holds control character " + std::string(hex) +
+                  " (a newline would split it in NAME.classes); rename the class");
+    }
 }
 
 std::string model_to_desc(const Model& m) {
@@ -237,9 +230,14 @@ void deserialize_weights(Model& m, const std::string& bytes, const std::string& 
       numel *= v;
       if (numel > (size_t(1) << 32)) throw Error(path + ": " + what + " is absurdly large");
     }
-    r.pos = (r.pos + 63) / 64 * 64;
-    if (r.pos > data_end || numel * sizeof(float) > data_end - r.pos)
+    const size_t data_start = (r.pos + 63) / 64 * 64;
+    if (data_start > data_end || numel * sizeof(float) > data_end - data_start)
       throw Error(path + ": truncated inside " + what + " data");
+    for (size_t i = r.pos; i < data_start; ++i)
+      if (bytes[i] != '\0')
+        throw Error(path + ": " + what + ": padding byte at offset " + std::to_string(i) +
+                    " is not zero (the file is corrupt)");
+    r.pos = data_start;
     auto it = want.find(name);
     if (it == want.end()) throw Error(path + ": unexpected " + what + " (the model description has no such parameter)");
     if (seen[name]) throw Error(path + ": " + what + " appears twice");
@@ -248,7 +246,9 @@ void deserialize_weights(Model& m, const std::string& bytes, const std::string& 
     if (got != it->second->value->shape())
       throw Error(path + ": " + what + " has shape " + got.str() + " but the model needs " +
                   it->second->value->shape().str());
-    std::memcpy(it->second->value->data(), bytes.data() + r.pos, numel * sizeof(float));
+    float* dst = it->second->value->data();
+    std::memcpy(dst, bytes.data() + r.pos, numel * sizeof(float));
+    check_values(dst, numel, name, path);
     r.pos += numel * sizeof(float);
   }
   if (r.pos != data_end)
@@ -265,10 +265,20 @@ void save_model(const Model& m, const std::string& path) {
   std::string model_path = stem_of(path) + ".model";
   // Weights first: a reader that finds the new description also finds matching weights.
   save_weights(m, weights_path_for(model_path));
+  const std::string classes = classes_path_for(model_path);
   if (!m.class_names.empty()) {
+    if (static_cast<int>(m.class_names.size()) != m.classes())
+      throw Error(model_path + ": " + std::to_string(m.class_names.size()) + " class names for a model with " +
+                  std::to_string(m.classes()) + " outputs");
     std::string names;
-    for (const auto& n : m.class_names) names += n + "\n";
-    write_file_atomic(classes_path_for(model_path), names);
+    for (const auto& n : m.class_names) {
+      check_class_name(n, classes);
+      names += n + "\n";
+    }
+    write_file_atomic(classes, names);
+  } else if (::unlink(classes.c_str()) != 0 && errno != ENOENT) {
+    // A .classes left from an earlier model saved here would give this one the wrong names.
+    throw Error(classes + ": cannot remove the stale class names (" + std::strerror(errno) + ")");
   }
   write_file_atomic(model_path, model_to_desc(m));
 }
@@ -277,8 +287,10 @@ Model load_model(const std::string& path) {
   std::string model_path = stem_of(path) + ".model";
   Model m = model_from_desc(read_file(model_path), model_path);
   load_weights(m, weights_path_for(model_path));
-  std::ifstream cf(classes_path_for(model_path));
-  if (cf) {
+  const std::string classes = classes_path_for(model_path);
+  struct stat st;
+  if (::stat(classes.c_str(), &st) == 0) {
+    std::istringstream cf(read_file(classes));
     std::string line;
     while (std::getline(cf, line)) {
       line = trim_ws(line);

@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "framework/file_io.h"  // read_file, write_file_atomic: every trim file goes through them
 #include "framework/model.h"
 
 namespace trim {
@@ -29,8 +30,9 @@ Model load_model(const std::string& path);
 std::string weights_path_for(const std::string& model_path);
 std::string classes_path_for(const std::string& model_path);
 
-// Whole-file helpers shared by every writer and reader of trim files.
-void write_file_atomic(const std::string& path, const std::string& bytes);
-std::string read_file(const std::string& path);  // throws Error naming the path
+// Throws Error (prefixed with `where`) unless `name` survives NAME.classes unchanged: not empty,
+// no control characters (a newline would split it), no leading or trailing white space.
+void check_class_name(const std::string& name, const std::string& where);
+
 
 }  // namespace trim

@@ -1,6 +1,9 @@
 #include "framework/trainer.h"
 
 #include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
 
 #include <chrono>
 #include <cmath>
@@ -11,7 +14,6 @@
 
 #include "framework/data_parallel.h"
 #include "framework/evaluate.h"
-#include "framework/loss.h"
 #include "framework/model_file.h"
 #include "framework/progress.h"
 #include "framework/threads.h"
@@ -20,7 +22,20 @@ namespace trim {
 
 namespace {
 
-const char kCkptMagic[8] = {'T', 'R', 'I', 'M', 'C', 'K', 'P', '1'};
+// Version 2 ends with a CRC-32 of every byte before it (version 1 checksummed only the weights
+// inside it, so a damaged optimizer state or counter resumed silently).
+const char kCkptMagic[8] = {'T', 'R', 'I', 'M', 'C', 'K', 'P', '2'};
+const char kCkptMagicV1[8] = {'T', 'R', 'I', 'M', 'C', 'K', 'P', '1'};
+
+uint32_t crc32_of(const std::string& b, size_t n) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (size_t pos = 0; pos < n;) {
+    const uInt chunk = static_cast<uInt>(std::min<size_t>(n - pos, 1u << 30));
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(b.data() + pos), chunk);
+    pos += chunk;
+  }
+  return static_cast<uint32_t>(crc);
+}
 
 void put_u64(std::string& s, uint64_t v) {
   for (int i = 0; i < 8; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -121,13 +136,22 @@ void save_checkpoint(const std::string& path, const Model& model, Sgd& sgd, cons
   put_u64(s, bv);
   put_blob(s, c.best_weights);
   put_blob(s, encode_history(c.history));
+  const uint32_t crc = crc32_of(s, s.size());
+  for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
   write_file_atomic(path, s);
 }
 
-// Restores weights, velocity and bookkeeping from a checkpoint file's bytes b; the model must
-// have the checkpoint's description.
-Checkpoint load_checkpoint(const std::string& b, const std::string& path, Model& model, Sgd& sgd) {
-  if (b.size() < 8 || std::memcmp(b.data(), kCkptMagic, 8) != 0) throw Error(path + ": not a trim checkpoint");
+// Restores weights, velocity and bookkeeping; the model must have the checkpoint's description.
+// The whole file is checksummed, and every counter must fit the run being resumed (`epochs`).
+// b: the checkpoint file's bytes (read by rank 0 and sent to every process in a distributed run).
+Checkpoint load_checkpoint(std::string b, const std::string& path, Model& model, Sgd& sgd, int epochs) {
+  if (b.size() >= 8 && std::memcmp(b.data(), kCkptMagicV1, 8) == 0)
+    throw Error(path + ": checkpoint of an older trim (TRIMCKP1, not checksummed as a whole); start the run again");
+  if (b.size() < 12 || std::memcmp(b.data(), kCkptMagic, 8) != 0) throw Error(path + ": not a trim checkpoint");
+  uint32_t stored = 0;
+  for (int i = 0; i < 4; ++i) stored |= static_cast<uint32_t>(static_cast<unsigned char>(b[b.size() - 4 + i])) << (8 * i);
+  if (crc32_of(b, b.size() - 4) != stored) throw Error(path + ": checksum mismatch (the checkpoint is corrupt)");
+  b.resize(b.size() - 4);
   CkptReader r{b, path};
   std::string desc = r.blob();
   if (desc != model_to_desc(model))
@@ -136,13 +160,34 @@ Checkpoint load_checkpoint(const std::string& b, const std::string& path, Model&
   std::string vel = r.blob();
   if (vel.size() != sgd.velocity().numel() * sizeof(float)) throw Error(path + ": optimizer state has the wrong size");
   std::memcpy(sgd.velocity().data(), vel.data(), vel.size());
+  for (size_t i = 0; i < sgd.velocity().numel(); ++i)
+    if (!std::isfinite(sgd.velocity()[i]))
+      throw Error(path + ": optimizer state element " + std::to_string(i) + " is not finite");
   Checkpoint c;
-  c.epochs_done = static_cast<int>(r.u64());
-  c.best_epoch = static_cast<int>(r.u64());
+  const uint64_t done = r.u64(), best = r.u64();
+  if (done > static_cast<uint64_t>(epochs))
+    throw Error(path + ": checkpoint is after epoch " + std::to_string(done) + " but this run has " +
+                std::to_string(epochs) + " epochs (use the same --epochs, or another --out folder)");
+  if (best > done)
+    throw Error(path + ": best epoch " + std::to_string(best) + " is after the last epoch done (" + std::to_string(done) + ")");
+  c.epochs_done = static_cast<int>(done);
+  c.best_epoch = static_cast<int>(best);
   uint64_t bv = r.u64();
   std::memcpy(&c.best_val, &bv, 8);
+  if (!(c.best_val == -1 || (c.best_val >= 0 && c.best_val <= 1)))
+    throw Error(path + ": best validation accuracy " + std::to_string(c.best_val) + " is not in [0, 1]");
   c.best_weights = r.blob();
+  if (!c.best_weights.empty()) {
+    Model probe = model.clone();
+    deserialize_weights(probe, c.best_weights, path + " (best-epoch weights)");
+  }
   c.history = decode_history(r.blob());
+  if (c.history.size() != done)
+    throw Error(path + ": " + std::to_string(c.history.size()) + " epochs of history for " + std::to_string(done) +
+                " epochs done");
+  for (size_t i = 0; i < c.history.size(); ++i)
+    if (c.history[i].epoch != static_cast<int>(i) + 1 || !std::isfinite(c.history[i].lr))
+      throw Error(path + ": history line " + std::to_string(i + 1) + " is damaged");
   if (r.pos != b.size()) throw Error(path + ": trailing bytes in checkpoint");
   return c;
 }
@@ -163,7 +208,9 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data, 
   const int epochs = opt.schedule.epochs;
   const size_t nb = train_data.batches_per_epoch();
 
-  GradientSum dp(opt.parallel);
+  Tensor images, dlogits;
+  GradientSum dp(opt.parallel, dlogits, train_data, opt.hooks);
+  StepHooks* hooks = dp.active() ? &dp : opt.hooks;
   const bool progress = opt.progress && dp.leader();
   const bool write = !opt.out_dir.empty() && dp.leader();  // only rank 0 writes files
   Checkpoint ck;
@@ -174,14 +221,9 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data, 
     // Rank 0's checkpoint, sent to every process (the other machines need no copy of it).
     std::string bytes;
     if (dp.leader() && ::access(ckpt.c_str(), F_OK) == 0) bytes = read_file(ckpt);
-    if (dp.active()) {
-      uint64_t n = bytes.size();
-      opt.parallel.comm->broadcast(&n, sizeof n, 0, "checkpoint size");
-      bytes.resize(n);
-      opt.parallel.comm->broadcast(&bytes[0], n, 0, "checkpoint");
-    }
+    dp.broadcast(bytes);
     if (!bytes.empty()) {
-      ck = load_checkpoint(bytes, ckpt, model, sgd);
+      ck = load_checkpoint(bytes, ckpt, model, sgd, epochs);
       if (progress)
         std::fprintf(stderr, "%s: resuming from %s after epoch %d of %d\n", opt.label.c_str(), ckpt.c_str(),
                      ck.epochs_done, epochs);
@@ -196,7 +238,6 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data, 
   res.best_val_acc = ck.best_val;
   res.best_epoch = ck.best_epoch;
   double total_images = 0, total_seconds = 0;
-  Tensor images, dlogits;
   std::vector<int> labels;
   const int last_epoch = opt.stop_after > 0 ? std::min(epochs, opt.stop_after) : epochs;
   for (int epoch = ck.epochs_done; epoch < last_epoch; ++epoch) {
@@ -210,20 +251,13 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data, 
     for (size_t step = 0; train_data.next(images, labels); ++step) {
       lr = opt.schedule.at(epoch + static_cast<double>(step) / static_cast<double>(nb));
       rng.seed(step_seed(opt.seed, epoch, step));
-      dp.before_forward(train_data, ctx);
-      const Tensor& logits = model.forward(images, ctx);
-      int correct = 0;
-      float loss = softmax_cross_entropy(&dlogits, &correct, logits, labels);
-      if (!std::isfinite(loss))
-        throw Error(opt.label + ": loss became " + std::to_string(loss) + " at epoch " + std::to_string(epoch + 1) +
+      dp.before_forward(ctx);
+      const StepResult r = train_step(model, sgd, ctx, images, labels, lr, dlogits, hooks);
+      if (!r.updated)
+        throw Error(opt.label + ": loss became " + std::to_string(r.loss) + " at epoch " + std::to_string(epoch + 1) +
                     " step " + std::to_string(step + 1) + " (learning rate " + std::to_string(lr) + " too high?)");
-      dp.scale_loss_gradient(dlogits, train_data);
-      model.zero_grad();
-      model.backward(dlogits, ctx);
-      dp.sum_gradients(model);
-      sgd.step(lr);
-      loss_sum += loss * static_cast<double>(labels.size());
-      correct_sum += static_cast<size_t>(correct);
+      loss_sum += r.loss * static_cast<double>(labels.size());
+      correct_sum += static_cast<size_t>(r.correct);
       seen += labels.size();
       bar.update(step + 1, seen, loss_sum / static_cast<double>(seen),
                  static_cast<double>(correct_sum) / static_cast<double>(seen));

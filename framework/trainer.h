@@ -1,5 +1,6 @@
 // trainer.h - the training loop: SGD over a batch source for a number of epochs, validation each
 // epoch, a CSV log, progress on stderr, checkpoints (last and best-on-validation) and resume.
+// Each batch is one train_step() (train_step.h), the same function the benchmarks and tests run.
 //
 // Kill safety: after every epoch one checkpoint file (model description, weights, optimizer
 // velocity, epoch, best score) is written to a temporary name and renamed. --resume reloads it
@@ -16,6 +17,7 @@
 #include "framework/communicator.h"
 #include "framework/model.h"
 #include "framework/optimizer.h"
+#include "framework/train_step.h"
 
 namespace trim {
 
@@ -31,6 +33,9 @@ struct TrainOptions {
                                 // --resume continues exactly where it stopped)
   bool progress = true;         // progress on stderr
   std::string label = "train";  // prefix of progress lines ("finetune round 2", ...)
+  // Called inside every training step (train_step.h): after_backward sits between backward and
+  // the SGD update, where a distributed run reduces the gradients. Not owned; nullptr: none.
+  StepHooks* hooks = nullptr;
   // Synchronous data-parallel SGD over several processes (framework/data_parallel.h): the batch
   // source gives this process its share of every global batch; only rank 0 prints and writes
   // files; a resumed run reads rank 0's checkpoint. Default: one process, as before.
@@ -49,7 +54,7 @@ struct TrainResult {
   double best_val_acc = -1;
   int best_epoch = 0;
   double images_per_s = 0;  // training throughput over the whole run (forward+backward+update)
-  double train_seconds = 0;     // wall time of the training steps over the run (not validation)
+  double train_seconds = 0;         // wall time of the training steps over the run (not validation)
   double gradient_sum_seconds = 0;  // of which summing gradients over processes (data parallel)
   size_t gradient_sums = 0;         // steps whose gradients were summed over processes
 };

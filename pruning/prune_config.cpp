@@ -9,10 +9,24 @@
 #include <set>
 #include <sstream>
 
+#include "framework/option_values.h"
+#include "framework/strings.h"
 #include "framework/tensor.h"
+#include "framework/train_keys.h"
 #include "pruning/criterion.h"
 
 namespace trim {
+
+TrainOptions PruneConfig::default_finetune() {
+  TrainOptions t;
+  t.schedule.epochs = 3;
+  t.schedule.base_lr = 0.01f;
+  t.schedule.kind = "cosine";
+  t.sgd.momentum = 0.9f;
+  t.sgd.nesterov = true;
+  t.sgd.weight_decay = 5e-4f;
+  return t;
+}
 
 double PruneConfig::threshold_for_round(int round) const {
   if (thresholds.empty()) throw Error("no pruning threshold set");
@@ -22,68 +36,14 @@ double PruneConfig::threshold_for_round(int round) const {
 
 namespace {
 
-std::string trim_ws(const std::string& s) {
-  size_t a = s.find_first_not_of(" \t\r\n"), b = s.find_last_not_of(" \t\r\n");
-  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
-}
-
 // Parsers: `where` is "file:line: [section] key" or "command line --flag".
-double to_double(const std::string& v, const std::string& where) {
-  char* end = nullptr;
-  errno = 0;
-  double x = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end != '\0' || errno != 0 || !std::isfinite(x))
-    throw Error(where + ": bad value '" + v + "' (expected a number)");
-  return x;
-}
-long to_long(const std::string& v, const std::string& where) {
-  char* end = nullptr;
-  errno = 0;
-  long x = std::strtol(v.c_str(), &end, 10);
-  if (v.empty() || *end != '\0' || errno != 0) throw Error(where + ": bad value '" + v + "' (expected an integer)");
-  return x;
-}
 int to_int_in(const std::string& v, const std::string& where, long lo, long hi) {
-  long x = to_long(v, where);
-  if (x < lo || x > hi)
-    throw Error(where + ": " + v + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  return static_cast<int>(x);
+  return static_cast<int>(parse_int_in(v, where, lo, hi));
 }
 double to_double_in(const std::string& v, const std::string& where, double lo, double hi, bool lo_open, bool hi_open) {
-  double x = to_double(v, where);
-  if ((lo_open ? x <= lo : x < lo) || (hi_open ? x >= hi : x > hi)) {
-    std::ostringstream s;
-    s << where << ": " << v << " is out of range " << (lo_open ? "(" : "[") << lo << ", " << hi << (hi_open ? ")" : "]");
-    throw Error(s.str());
-  }
-  return x;
+  return parse_double_in(v, where, lo, hi, lo_open, hi_open);
 }
-std::vector<std::string> split_list(const std::string& v) {
-  std::vector<std::string> out;
-  std::stringstream ss(v);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    item = trim_ws(item);
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-bool to_bool(const std::string& v, const std::string& where) {
-  if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
-  if (v == "0" || v == "false" || v == "no" || v == "off") return false;
-  throw Error(where + ": bad value '" + v + "' (expected 1/0, true/false, yes/no)");
-}
-// The shortest decimal that reads back as x (6 digits when they do, as before): a config.ini
-// written from parsed settings must parse again to the same values (0.99999999 printed as "1"
-// would fall outside a range that excludes 1).
-std::string num(double x) {
-  for (int digits = 6;; ++digits) {
-    std::ostringstream s;
-    s.precision(digits);
-    s << x;
-    if (digits >= 17 || std::strtod(s.str().c_str(), nullptr) == x) return s.str();
-  }
-}
+std::string num(double x) { return format_number(x); }
 std::string join(const std::vector<double>& v) {
   std::string s;
   for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + num(v[i]);
@@ -93,13 +53,6 @@ std::string join(const std::vector<int>& v) {
   std::ostringstream s;
   for (size_t i = 0; i < v.size(); ++i) s << (i ? "," : "") << v[i];
   return s.str();
-}
-std::string one_of(const std::string& v, const std::vector<std::string>& allowed, const std::string& where) {
-  for (const auto& a : allowed)
-    if (v == a) return v;
-  std::string known;
-  for (const auto& a : allowed) known += (known.empty() ? "" : ", ") + a;
-  throw Error(where + ": bad value '" + v + "' (expected one of: " + known + ")");
 }
 
 using Setter = std::function<void(PruneConfig&, const std::string& value, const std::string& where)>;
@@ -111,9 +64,9 @@ struct KeyImpl {
   Getter get;
 };
 
-const std::vector<KeyImpl>& keys() {
-  static const std::vector<KeyImpl> k = {
-      {{"model", "path", "model", "", "the trained dense model (NAME.model)"},
+std::vector<KeyImpl> make_keys() {
+  std::vector<KeyImpl> k = {
+      {{"model", "path", "model", "", "the trained dense model (NAME.model, or NAME.onnx: imported)"},
        [](PruneConfig& c, const std::string& v, const std::string& w) {
          if (v.empty()) throw Error(w + ": empty model path");
          c.model_path = v;
@@ -141,7 +94,7 @@ const std::vector<KeyImpl>& keys() {
        },
        [](const PruneConfig& c) { return std::to_string(c.seed); }},
       {{"data", "workers", "workers", "2", "data loader threads"},
-       [](PruneConfig& c, const std::string& v, const std::string& w) { c.workers = to_int_in(v, w, 0, 64); },
+       [](PruneConfig& c, const std::string& v, const std::string& w) { c.workers = to_int_in(v, w, 0, kMaxWorkers); },
        [](const PruneConfig& c) { return std::to_string(c.workers); }},
       {{"pruning", "mode", "mode", "t_sensitive", "t_sensitive | uniform | global"},
        [](PruneConfig& c, const std::string& v, const std::string& w) {
@@ -205,15 +158,9 @@ const std::vector<KeyImpl>& keys() {
          c.target_macs = to_double_in(v, w, 0, 1, false, false);
        },
        [](const PruneConfig& c) { return num(c.target_macs); }},
-      {{"finetune", "epochs", "epochs", "3", "fine-tuning epochs per round"},
-       [](PruneConfig& c, const std::string& v, const std::string& w) { c.epochs = to_int_in(v, w, 0, 10000); },
-       [](const PruneConfig& c) { return std::to_string(c.epochs); }},
       {{"finetune", "final_epochs", "final-epochs", "0", "extra fine-tuning epochs for the final model"},
        [](PruneConfig& c, const std::string& v, const std::string& w) { c.final_epochs = to_int_in(v, w, 0, 10000); },
        [](const PruneConfig& c) { return std::to_string(c.final_epochs); }},
-      {{"finetune", "lr", "lr", "0.01", "base learning rate of the fine-tuning schedule"},
-       [](PruneConfig& c, const std::string& v, const std::string& w) { c.lr = to_double_in(v, w, 0, 10, true, false); },
-       [](const PruneConfig& c) { return num(c.lr); }},
       {{"finetune", "final_lr", "final-lr", "0", "base learning rate of the final fine-tuning (0: lr)"},
        [](PruneConfig& c, const std::string& v, const std::string& w) {
          c.final_lr = to_double_in(v, w, 0, 10, false, false);
@@ -224,41 +171,52 @@ const std::vector<KeyImpl>& keys() {
          c.dropout = v == "model" ? -1 : to_double_in(v, w, 0, 1, false, true);
        },
        [](const PruneConfig& c) { return c.dropout < 0 ? std::string("model") : num(c.dropout); }},
-      {{"finetune", "schedule", "schedule", "cosine", "cosine | constant"},
-       [](PruneConfig& c, const std::string& v, const std::string& w) { c.schedule = one_of(v, {"cosine", "constant"}, w); },
-       [](const PruneConfig& c) { return c.schedule; }},
       {{"finetune", "batch", "batch", "64", "fine-tuning batch size"},
        [](PruneConfig& c, const std::string& v, const std::string& w) { c.batch = to_int_in(v, w, 1, 65536); },
        [](const PruneConfig& c) { return std::to_string(c.batch); }},
-      {{"finetune", "momentum", "momentum", "0.9", "SGD momentum (Nesterov)"},
-       [](PruneConfig& c, const std::string& v, const std::string& w) {
-         c.momentum = to_double_in(v, w, 0, 1, false, true);
-       },
-       [](const PruneConfig& c) { return num(c.momentum); }},
-      {{"finetune", "weight_decay", "wd", "5e-4", "weight decay (not on BN or bias)"},
-       [](PruneConfig& c, const std::string& v, const std::string& w) {
-         c.weight_decay = to_double_in(v, w, 0, 1, false, false);
-       },
-       [](const PruneConfig& c) { return num(c.weight_decay); }},
       {{"output", "folder", "out", "runs/prune", "output folder: pruned model, report, scans"},
        [](PruneConfig& c, const std::string& v, const std::string& w) {
          if (v.empty()) throw Error(w + ": empty output folder");
+         if (v.find_first_not_of('/') == std::string::npos)
+           throw Error(w + ": '" + v + "' is the file system root; give a folder below it");
          c.folder = v;
        },
        [](const PruneConfig& c) { return c.folder; }},
+
       {{"output", "threads", "threads", "0", "compute threads for scan and fine-tuning (0: all cores)"},
-       [](PruneConfig& c, const std::string& v, const std::string& w) { c.threads = to_int_in(v, w, 0, 1024); },
+       [](PruneConfig& c, const std::string& v, const std::string& w) { c.threads = to_int_in(v, w, 0, kMaxThreads); },
        [](const PruneConfig& c) { return std::to_string(c.threads); }},
       {{"output", "latency_runs", "latency-runs", "200", "timed batch-1 runs per model for the latency figures"},
        [](PruneConfig& c, const std::string& v, const std::string& w) { c.latency_runs = to_int_in(v, w, 1, 1000000); },
        [](const PruneConfig& c) { return std::to_string(c.latency_runs); }},
       {{"output", "latency_threads", "latency-threads", "1", "threads for the latency measurement"},
-       [](PruneConfig& c, const std::string& v, const std::string& w) { c.latency_threads = to_int_in(v, w, 1, 1024); },
+       [](PruneConfig& c, const std::string& v, const std::string& w) { c.latency_threads = to_int_in(v, w, 1, kMaxThreads); },
        [](const PruneConfig& c) { return std::to_string(c.latency_threads); }},
       {{"output", "quiet", "quiet", "0", "no progress output (1/0)"},
-       [](PruneConfig& c, const std::string& v, const std::string& w) { c.quiet = to_bool(v, w); },
+       [](PruneConfig& c, const std::string& v, const std::string& w) { c.quiet = parse_bool(v, w); },
        [](const PruneConfig& c) { return std::string(c.quiet ? "1" : "0"); }},
+      {{"output", "onnx", "onnx-out", "", "also write the pruned model as ONNX to this NAME.onnx (opset 13)"},
+       [](PruneConfig& c, const std::string& v, const std::string& w) {
+         if (!v.empty() && (v.size() < 6 || !ends_with(v, ".onnx")))
+           throw Error(w + ": '" + v + "' must end in .onnx");
+         c.onnx_out = v;
+       },
+       [](const PruneConfig& c) { return c.onnx_out; }},
   };
+  // [finetune]: the shared training keys, placed before the pruning-only ones of the section.
+  auto at = std::find_if(k.begin(), k.end(), [](const KeyImpl& x) { return x.key.section == "finetune"; });
+  std::vector<KeyImpl> train;
+  const TrainOptions dflt = PruneConfig::default_finetune();
+  for (const auto& t : train_keys())
+    train.push_back({{"finetune", t.key, t.flag, t.get(dflt), t.help},
+                     [set = t.set](PruneConfig& c, const std::string& v, const std::string& w) { set(c.finetune, v, w); },
+                     [get = t.get](const PruneConfig& c) { return get(c.finetune); }});
+  k.insert(at, train.begin(), train.end());
+  return k;
+}
+
+const std::vector<KeyImpl>& keys() {
+  static const std::vector<KeyImpl> k = make_keys();
   return k;
 }
 
@@ -331,6 +289,7 @@ PruneConfig parse_prune_config(const std::string& text, const std::string& filen
     if (!k) throw Error("command line: unknown option --" + ov.first);
     k->set(c, ov.second, "command line --" + ov.first);
   }
+  validate_train_options(c.finetune, (text.empty() ? std::string("command line") : filename) + " [finetune]");
   if (c.model_path.empty())
     throw Error((text.empty() ? std::string("command line") : filename) +
                 ": no model given ([model] path = NAME.model, or --model)");

@@ -9,11 +9,13 @@
 #include <utility>
 #include <vector>
 
+#include "framework/trainer.h"
+
 namespace trim {
 
 struct PruneConfig {
   // [model]
-  std::string model_path;  // NAME.model of the trained dense model
+  std::string model_path;  // NAME.model (or NAME.onnx, imported) of the trained dense model
   // [data]
   std::string data = "fashion-mnist";
   std::vector<int> classes;  // empty: the model's class names decide (all classes by default)
@@ -35,27 +37,28 @@ struct PruneConfig {
   int scan_samples = 2000;  // validation images for the scan (0: all)
   double ratio = 0.5;       // uniform: the ratio per layer; global: the fraction of all channels
   double target_macs = 0;   // uniform/global: final MACs as a fraction of dense (0: use ratio)
-  // [finetune]
-  int epochs = 3;
+  // [finetune]: the training keys of framework/train_keys.h (epochs, lr, schedule, milestones,
+  // gamma, warmup, momentum, nesterov, weight_decay, decay_bn_bias), mapped into TrainOptions
+  // exactly as tools/train maps its options; plus the keys below, which only pruning has.
+  TrainOptions finetune = default_finetune();
   int final_epochs = 0;  // extra fine-tuning of the last accepted model
-  double lr = 0.01;
-  double final_lr = 0;   // 0: same as lr
+  double final_lr = 0;   // 0: same as finetune's lr
   // Dropout probability while fine-tuning (< 0: the model's own). Pruning a hidden FC layer from
   // 256 to a handful of units leaves p = 0.5 dropping half of what is left.
   double dropout = -1;
-  std::string schedule = "cosine";
   int batch = 64;
-  double momentum = 0.9;
-  double weight_decay = 5e-4;
   // [output]
   std::string folder = "runs/prune";
   int threads = 0;  // compute threads (0: all cores)
   int latency_runs = 200;
   int latency_threads = 1;
   bool quiet = false;
+  std::string onnx_out;  // also write the pruned model as ONNX here (empty: no)
   bool resume = false;  // not a file key: tools/prune --resume (continue a killed run)
 
   double threshold_for_round(int round) const;  // 1-based
+  // Fine-tuning's defaults: 3 epochs, cosine from 0.01, Nesterov momentum 0.9, weight decay 5e-4.
+  static TrainOptions default_finetune();
 };
 
 // One settable key: ini section and key, the command-line flag that overrides it, and help.

@@ -4,10 +4,12 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "framework/evaluate.h"
 #include "framework/layers/dropout.h"
 #include "framework/model_file.h"
+#include "framework/strings.h"
 #include "framework/threads.h"
 #include "framework/trainer.h"
 #include "pruning/criterion.h"
@@ -40,10 +42,13 @@ struct Splits {
   std::unique_ptr<Batcher> val, test;
 };
 
-double top1(Model& m, Batcher* src, int threads) {
-  if (!src) return -1;
+std::optional<double> top1(Model& m, Batcher* src, int threads) {
+  if (!src) return std::nullopt;
   return evaluate(m, *src, threads).top1;
 }
+
+// "92.48%", or "-" for a split the data set does not have.
+std::string pct(const std::optional<double>& a) { return a ? percent(*a) : "-"; }
 
 // Every fine-tuning checkpoints into its own folder, <output>/finetune-<round...>, so that a
 // killed run continued with --resume picks each one up where it stopped (finished ones return at
@@ -53,18 +58,14 @@ TrainResult finetune(Model& m, const DataSplits3& d, Batcher* val, const PruneCo
   if (c.dropout >= 0)
     for (auto& l : m.layers)
       if (auto* d = dynamic_cast<Dropout*>(l.get())) d->p = static_cast<float>(c.dropout);
-  TrainOptions t;
+  TrainOptions t = c.finetune;  // the mapping tools/train uses too (framework/train_keys.h)
   std::string folder = label;
   for (char& ch : folder)
     if (ch == ' ') ch = '-';
   t.out_dir = c.folder + "/" + folder;
   t.resume = c.resume;
-  t.schedule.kind = c.schedule;
   t.schedule.base_lr = static_cast<float>(lr);
   t.schedule.epochs = epochs;
-  t.sgd.momentum = static_cast<float>(c.momentum);
-  t.sgd.nesterov = true;
-  t.sgd.weight_decay = static_cast<float>(c.weight_decay);
   t.seed = seed;
   t.threads = c.threads;
   t.progress = !c.quiet;
@@ -77,12 +78,6 @@ void say(const PruneConfig& c, const std::string& s) {
   if (!c.quiet) std::fprintf(stderr, "prune: %s\n", s.c_str());
 }
 
-std::string pct(double a) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.2f%%", 100 * a);
-  return b;
-}
-
 // Fine-tunes m and returns its validation accuracy afterwards. Fine-tuning returns its best epoch
 // on validation, yet a lightly pruned model can still come out worse than it went in (the
 // learning rate knocks it off its minimum); then m gets its weights from before back - a choice
@@ -91,7 +86,7 @@ double finetune_unless_worse(Model& m, double val_before, const DataSplits3& d, 
                              int epochs, double lr, uint64_t seed, const std::string& label, bool* kept_before = nullptr) {
   Model untuned = m.clone();
   finetune(m, d, val, c, epochs, lr, seed, label);
-  const double after = top1(m, val, c.threads);
+  const double after = top1(m, val, c.threads).value();
   const bool worse = after < val_before;
   if (kept_before) *kept_before = worse;
   if (!worse) return after;
@@ -109,32 +104,34 @@ DataSplits3 open_data_for(const PruneConfig& cfg, const Model& model) {
   ds.val_fraction = cfg.val_fraction;
   ds.seed = cfg.seed;
   ds.image_size = model.input[1];
-  DataSplits3 d = open_data(ds);
-  if (cfg.classes.empty() && !model.class_names.empty() && d.train->num_classes() != model.classes()) {
-    // The model was trained on a class subset: find its classes by name in the data set.
-    const auto names = d.train->class_names();
-    for (const auto& n : model.class_names) {
-      int found = -1;
-      for (size_t i = 0; i < names.size(); ++i)
-        if (names[i] == n) found = static_cast<int>(i);
-      if (found < 0)
-        throw Error(cfg.model_path + ": class '" + n + "' is not a class of the data set " + d.train->describe() +
-                    " (set [data] classes)");
-      ds.classes.push_back(found);
-    }
-    d = open_data(ds);
-  }
-  check_shape(d.train->sample_shape(), model.input, "data set sample vs model input (" + cfg.model_path + ")");
-  if (d.train->num_classes() != model.classes())
-    throw Error(cfg.model_path + " has " + std::to_string(model.classes()) + " outputs but the data set has " +
-                std::to_string(d.train->num_classes()) + " classes (set [data] classes, e.g. classes = 0,2,6)");
+  DataSplits3 d =
+      open_data_for_model(ds, {cfg.model_path, model.input, model.classes(), model.class_names}, "[data] classes");
   if (!d.val) throw Error("pruning needs a validation split: set [data] val_fraction > 0");
   return d;
 }
 
+namespace {
+
+// The output folder must not hold the input model: a round's or the final model (in the folder)
+// or a fine-tuning's (in its finetune-* subfolder) would replace it. Compared as directories
+// (device + inode), not as spellings.
+void refuse_output_holding_input(const PruneConfig& cfg) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir = fs::absolute(fs::path(cfg.model_path), ec).parent_path();
+  const bool in_folder = same_file(dir.string(), cfg.folder);
+  const bool in_finetune = dir.filename().string().rfind("finetune", 0) == 0 && same_file(dir.parent_path().string(), cfg.folder);
+  if (in_folder || in_finetune)
+    throw Error("[output] folder " + cfg.folder + " holds the input model " + cfg.model_path +
+                ", which the run would write over: choose another output folder");
+}
+
+}  // namespace
+
 PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const PruneConfig& cfg) {
   const auto t_start = std::chrono::steady_clock::now();
   namespace fs = std::filesystem;
+  refuse_output_holding_input(cfg);
   std::error_code ec;
   fs::create_directories(cfg.folder, ec);
   if (ec) throw Error(cfg.folder + ": cannot create the output folder: " + ec.message());
@@ -243,14 +240,15 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
         break;
       }
       Model pruned = prune_channels(current, a, rm, 1);
-      rr.val_before_finetune = top1(pruned, val.get(), cfg.threads);
+      const double val_pruned = top1(pruned, val.get(), cfg.threads).value();
+      rr.val_before_finetune = val_pruned;
       say(cfg, atag + ": " + std::to_string(current.macs()) + " -> " + std::to_string(pruned.macs()) +
                    " MACs, val before fine-tuning " + pct(rr.val_before_finetune));
-      double val_now = rr.val_before_finetune;
-      if (cfg.epochs > 0) {
+      double val_now = val_pruned;
+      if (cfg.finetune.schedule.epochs > 0) {
         auto t0 = std::chrono::steady_clock::now();
         bool kept_before = false;
-        val_now = finetune_unless_worse(pruned, rr.val_before_finetune, data, val.get(), cfg, cfg.epochs, cfg.lr,
+        val_now = finetune_unless_worse(pruned, val_pruned, data, val.get(), cfg, cfg.finetune.schedule.epochs, cfg.finetune.schedule.base_lr,
                                         cfg.seed + 1000u * static_cast<uint64_t>(round) + static_cast<uint64_t>(attempt),
                                         "finetune " + atag, &kept_before);
         rr.finetune_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -259,7 +257,7 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
       rr.pruned = figures_of(pruned);
       rr.pruned.val_acc = val_now;
       rr.pruned.test_acc = top1(pruned, test.get(), cfg.threads);
-      const double val_drop = 100 * (rep.dense.val_acc - rr.pruned.val_acc);
+      const double val_drop = 100 * (*rep.dense.val_acc - val_now);
       // The accuracy budget governs how far T-sensitive pruning iterates. The baselines prune to a
       // fixed ratio or cost, so they run every round (their accuracy is what is compared).
       if (cfg.mode == "t_sensitive" && val_drop > cfg.total_threshold) {
@@ -292,8 +290,8 @@ PruneReport run_pruning(const Model& dense_in, const DataSplits3& data, const Pr
   if (cfg.final_epochs > 0 && last_accepted >= 0) {
     rep.final_val_before = rep.final_model.val_acc;
     rep.final_model.val_acc =
-        finetune_unless_worse(final_model, rep.final_val_before, data, val.get(), cfg, cfg.final_epochs,
-                              cfg.final_lr > 0 ? cfg.final_lr : cfg.lr, cfg.seed + 999983u, "finetune final");
+        finetune_unless_worse(final_model, rep.final_val_before.value(), data, val.get(), cfg, cfg.final_epochs,
+                              cfg.final_lr > 0 ? cfg.final_lr : cfg.finetune.schedule.base_lr, cfg.seed + 999983u, "finetune final");
     rep.final_model.test_acc = top1(final_model, test.get(), cfg.threads);
     say(cfg, "final fine-tuning: val " + pct(rep.final_model.val_acc) + ", test " + pct(rep.final_model.test_acc));
   }

@@ -5,189 +5,117 @@
 #include <iomanip>
 #include <sstream>
 
+#include "framework/json_writer.h"
+#include "framework/strings.h"
+
 namespace trim {
 
-double PruneReport::speedup() const {
-  return dense.latency_ms > 0 && final_model.latency_ms > 0 ? dense.latency_ms / final_model.latency_ms : -1;
+using Opt = std::optional<double>;
+
+Opt PruneReport::speedup() const {
+  if (!dense.latency_ms || !final_model.latency_ms || *final_model.latency_ms <= 0) return std::nullopt;
+  return *dense.latency_ms / *final_model.latency_ms;
 }
 
-double PruneReport::macs_reduction() const {
-  return final_model.macs > 0 ? static_cast<double>(dense.macs) / static_cast<double>(final_model.macs) : -1;
+Opt PruneReport::macs_reduction() const {
+  if (final_model.macs <= 0) return std::nullopt;
+  return static_cast<double>(dense.macs) / static_cast<double>(final_model.macs);
 }
 
 namespace {
 
-// A minimal JSON writer: enough for numbers, strings, arrays and objects, with NaN/negative
-// "not measured" values written as null.
-class Json {
- public:
-  std::string str() const { return s_.str(); }
-  void open(char c) {
-    sep();
-    s_ << c;
-    first_ = true;
-    ++depth_;
-  }
-  void close(char c) {
-    --depth_;
-    nl();
-    s_ << c;
-    first_ = false;
-  }
-  void key(const std::string& k) {
-    sep();
-    quote(k);
-    s_ << ": ";
-    after_key_ = true;
-  }
-  void value(const std::string& v) {
-    sep();
-    quote(v);
-  }
-  void value(const char* v) { value(std::string(v)); }
-  void value(double v) {
-    sep();
-    if (!std::isfinite(v)) {
-      s_ << "null";
-      return;
-    }
-    char b[40];
-    std::snprintf(b, sizeof b, "%.10g", v);
-    s_ << b;
-  }
-  void value(int64_t v) {
-    sep();
-    s_ << v;
-  }
-  void value(int v) { value(static_cast<int64_t>(v)); }
-  void value(size_t v) { value(static_cast<int64_t>(v)); }
-  void value(bool v) {
-    sep();
-    s_ << (v ? "true" : "false");
-  }
-  void measured(double v) { value(v < 0 ? NAN : v); }  // < 0 means "not measured"
-  template <class T>
-  void kv(const std::string& k, const T& v) {
-    key(k);
-    value(v);
-  }
-  void kv_measured(const std::string& k, double v) {
-    key(k);
-    measured(v);
-  }
+Opt drop_points(const Opt& dense, const Opt& pruned) {
+  if (!dense || !pruned) return std::nullopt;
+  return 100 * (*dense - *pruned);
+}
 
- private:
-  void sep() {
-    if (after_key_) {
-      after_key_ = false;
-      return;
-    }
-    if (!first_) s_ << ",";
-    first_ = false;
-    nl();
-  }
-  void nl() {
-    if (depth_ > 0 || s_.tellp() > 0) s_ << "\n" << std::string(static_cast<size_t>(2 * depth_), ' ');
-  }
-  void quote(const std::string& v) {
-    s_ << '"';
-    for (unsigned char c : v) {
-      if (c == '"' || c == '\\') s_ << '\\' << c;
-      else if (c == '\n') s_ << "\\n";
-      else if (c < 0x20) {
-        char b[8];
-        std::snprintf(b, sizeof b, "\\u%04x", c);
-        s_ << b;
-      } else s_ << c;
-    }
-    s_ << '"';
-  }
-  std::ostringstream s_;
-  bool first_ = true, after_key_ = false;
-  int depth_ = 0;
-};
+}  // namespace
 
-void figures(Json& j, const std::string& name, const ModelFigures& f) {
+Opt PruneReport::test_drop_points() const { return drop_points(dense.test_acc, final_model.test_acc); }
+Opt PruneReport::val_drop_points() const { return drop_points(dense.val_acc, final_model.val_acc); }
+
+namespace {
+
+void figures(JsonWriter& j, const std::string& name, const ModelFigures& f) {
   j.key(name);
-  j.open('{');
+  j.begin_object();
   j.kv("macs", f.macs);
   j.kv("params", f.params);
-  j.kv_measured("val_acc", f.val_acc);
-  j.kv_measured("test_acc", f.test_acc);
-  j.kv_measured("latency_ms", f.latency_ms);
+  j.kv("val_acc", f.val_acc);
+  j.kv("test_acc", f.test_acc);
+  j.kv("latency_ms", f.latency_ms);
   j.key("channels");
-  j.open('{');
+  j.begin_object();
   for (const auto& c : f.channels) j.kv(c.first, c.second);
-  j.close('}');
-  j.close('}');
+  j.end_object();
+  j.end_object();
 }
 
-std::string pct(double a) {
-  if (a < 0) return "-";
-  char b[32];
-  std::snprintf(b, sizeof b, "%.2f%%", 100 * a);
-  return b;
-}
-std::string fixed(double v, int prec) {
-  if (v < 0 || !std::isfinite(v)) return "-";
+std::string pct(const Opt& a) { return a ? percent(*a) : "-"; }
+std::string fixed(const Opt& v, int prec) {
+  if (!v || !std::isfinite(*v)) return "-";
   std::ostringstream s;
-  s << std::fixed << std::setprecision(prec) << v;
+  s << std::fixed << std::setprecision(prec) << *v;
   return s.str();
 }
 std::string millions(int64_t v) { return fixed(static_cast<double>(v) / 1e6, 2) + " M"; }
 std::string thousands(size_t v) { return fixed(static_cast<double>(v) / 1e3, 1) + " k"; }
+// Speedup of f over the dense model, "x1.23", or "-" when either latency is missing.
+std::string speedup_of(const ModelFigures& dense, const ModelFigures& f) {
+  if (!dense.latency_ms || !f.latency_ms || *f.latency_ms <= 0) return "-";
+  return "x" + fixed(*dense.latency_ms / *f.latency_ms, 2);
+}
 
 }  // namespace
 
 std::string report_json(const PruneReport& r) {
-  Json j;
-  j.open('{');
+  JsonWriter j;
+  j.begin_object();
   j.kv("model", r.model_path);
   j.kv("data", r.data);
   j.kv("mode", r.mode);
   j.kv("criterion", r.criterion);
   j.kv("output_folder", r.folder);
   j.key("latency");
-  j.open('{');
+  j.begin_object();
   j.kv("engine", r.engine);
   j.kv("batch", 1);
   j.kv("threads", r.latency_threads);
   j.kv("runs", r.latency_runs);
   j.kv("statistic", "median of interleaved runs, same process");
-  j.close('}');
+  j.end_object();
   figures(j, "dense", r.dense);
   figures(j, "final", r.final_model);
   j.key("summary");
-  j.open('{');
-  j.kv_measured("speedup", r.speedup());
-  j.kv_measured("macs_reduction", r.macs_reduction());
-  j.kv_measured("params_reduction", r.final_model.params ? static_cast<double>(r.dense.params) / r.final_model.params : -1);
-  j.kv_measured("test_drop_points",
-                r.dense.test_acc >= 0 && r.final_model.test_acc >= 0 ? 100 * (r.dense.test_acc - r.final_model.test_acc) : NAN);
-  j.kv_measured("val_drop_points",
-                r.dense.val_acc >= 0 && r.final_model.val_acc >= 0 ? 100 * (r.dense.val_acc - r.final_model.val_acc) : NAN);
+  j.begin_object();
+  j.kv("speedup", r.speedup());
+  j.kv("macs_reduction", r.macs_reduction());
+  j.kv("params_reduction",
+       r.final_model.params ? Opt(static_cast<double>(r.dense.params) / static_cast<double>(r.final_model.params)) : Opt());
+  j.kv("test_drop_points", r.test_drop_points());
+  j.kv("val_drop_points", r.val_drop_points());
   j.kv("final_epochs", r.final_epochs);
-  j.kv_measured("final_val_before_finetune", r.final_val_before);
+  j.kv("final_val_before_finetune", r.final_val_before);
   j.kv("seconds", r.seconds);
-  j.close('}');
+  j.end_object();
   j.key("rounds");
-  j.open('[');
+  j.begin_array();
   for (const auto& rd : r.rounds) {
-    j.open('{');
+    j.begin_object();
     j.kv("round", rd.round);
     j.kv("attempt", rd.attempt);
     j.kv("threshold", rd.threshold);
     j.kv("accepted", rd.accepted);
     j.kv("note", rd.note);
-    j.kv_measured("scan_base_acc", rd.scan_base_acc);
+    j.kv("scan_base_acc", rd.scan_base_acc);
     j.kv("scan_seconds", rd.scan_seconds);
-    j.kv_measured("val_before_finetune", rd.val_before_finetune);
+    j.kv("val_before_finetune", rd.val_before_finetune);
     j.kv("finetune_seconds", rd.finetune_seconds);
     figures(j, "model", rd.pruned);
     j.key("layers");
-    j.open('[');
+    j.begin_array();
     for (const auto& l : rd.layers) {
-      j.open('{');
+      j.begin_object();
       j.kv("layer", l.layer);
       j.kv("criterion", l.criterion);
       j.kv("channels_before", l.channels_before);
@@ -195,27 +123,26 @@ std::string report_json(const PruneReport& r) {
       j.kv("requested_ratio", l.requested);
       j.kv("achieved_ratio", l.achieved());
       j.kv("rule", l.why);
-      j.close('}');
+      j.end_object();
     }
-    j.close(']');
-    j.close('}');
+    j.end_array();
+    j.end_object();
   }
-  j.close(']');
+  j.end_array();
   j.key("not_prunable");
-  j.open('[');
+  j.begin_array();
   for (const auto& n : r.notes) j.value(n);
-  j.close(']');
+  j.end_array();
   j.kv("config", r.config_ini);
-  j.close('}');
+  j.end_object();
   return j.str() + "\n";
 }
 
 std::string report_summary(const PruneReport& r) {
   std::ostringstream s;
   s << "test accuracy " << pct(r.dense.test_acc) << " dense -> " << pct(r.final_model.test_acc) << " pruned";
-  if (r.dense.test_acc >= 0 && r.final_model.test_acc >= 0)
-    s << " (" << std::showpos << std::fixed << std::setprecision(2)
-      << 100 * (r.final_model.test_acc - r.dense.test_acc) << std::noshowpos << " points)";
+  if (const Opt drop = r.test_drop_points())
+    s << " (" << std::showpos << std::fixed << std::setprecision(2) << -*drop << std::noshowpos << " points)";
   s << ", MACs " << millions(r.dense.macs) << " -> " << millions(r.final_model.macs) << " (x"
     << fixed(r.macs_reduction(), 2) << "), latency " << fixed(r.dense.latency_ms, 3) << " -> "
     << fixed(r.final_model.latency_ms, 3) << " ms (x" << fixed(r.speedup(), 2) << ")";
@@ -229,8 +156,7 @@ std::string report_comparison(const PruneReport& r) {
   auto row = [&](const std::string& name, const ModelFigures& f) {
     s << "| " << name << " | " << pct(f.test_acc) << " | " << thousands(f.params) << " | " << millions(f.macs)
       << " | " << fixed(f.latency_ms, 3) << " | "
-      << (f.latency_ms > 0 && r.dense.latency_ms > 0 ? "x" + fixed(r.dense.latency_ms / f.latency_ms, 2) : "-")
-      << " |\n";
+      << speedup_of(r.dense, f) << " |\n";
   };
   row("dense", r.dense);
   if (r.final_model.macs == 0) return s.str() + "(run in progress)\n";
@@ -253,22 +179,21 @@ std::string report_table(const PruneReport& r) {
   s << std::left << std::setw(10) << "model" << std::right << std::setw(6) << "T" << std::setw(11) << "MACs"
     << std::setw(10) << "params" << std::setw(12) << "val pruned" << std::setw(10) << "val ft" << std::setw(10)
     << "test" << std::setw(12) << "latency ms" << std::setw(9) << "speedup" << "  note\n";
-  auto row = [&](const std::string& name, double T, const ModelFigures& f, double val_before, const std::string& note) {
-    s << std::left << std::setw(10) << name << std::right << std::setw(6) << (T >= 0 ? fixed(T, 2) : "-")
+  auto row = [&](const std::string& name, const Opt& T, const ModelFigures& f, const Opt& val_before,
+                 const std::string& note) {
+    s << std::left << std::setw(10) << name << std::right << std::setw(6) << fixed(T, 2)
       << std::setw(11) << millions(f.macs) << std::setw(10) << thousands(f.params) << std::setw(12) << pct(val_before)
       << std::setw(10) << pct(f.val_acc) << std::setw(10) << pct(f.test_acc) << std::setw(12) << fixed(f.latency_ms, 3)
-      << std::setw(9)
-      << (f.latency_ms > 0 && r.dense.latency_ms > 0 ? "x" + fixed(r.dense.latency_ms / f.latency_ms, 2) : "-")
-      << "  " << note << "\n";
+      << std::setw(9) << speedup_of(r.dense, f) << "  " << note << "\n";
   };
-  row("dense", -1, r.dense, -1, "");
+  row("dense", std::nullopt, r.dense, std::nullopt, "");
   for (const auto& rd : r.rounds)
-    row("round " + std::to_string(rd.round) + (rd.attempt > 1 ? std::string(1, static_cast<char>('a' + rd.attempt - 1)) : ""), r.mode == "t_sensitive" ? rd.threshold : -1, rd.pruned,
+    row("round " + std::to_string(rd.round) + (rd.attempt > 1 ? std::string(1, static_cast<char>('a' + rd.attempt - 1)) : ""), r.mode == "t_sensitive" ? Opt(rd.threshold) : std::nullopt, rd.pruned,
         rd.val_before_finetune, (rd.accepted ? "" : "rejected: ") + rd.note);
   // Reports are rewritten after every round; until the run ends there is no final model yet.
   const bool done = r.final_model.macs > 0;
   if (done)
-    row("final", -1, r.final_model, r.final_val_before,
+    row("final", std::nullopt, r.final_model, r.final_val_before,
         r.final_epochs > 0 ? "after " + std::to_string(r.final_epochs) + " more epochs" : "");
   else
     s << "(run in progress)\n";

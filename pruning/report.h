@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,8 +17,10 @@ namespace trim {
 struct ModelFigures {
   int64_t macs = 0;
   size_t params = 0;
-  double val_acc = -1, test_acc = -1;  // [0, 1]; < 0: not measured
-  double latency_ms = -1;              // median, batch 1; < 0: not measured
+  // Measured figures are optional: "not measured" is nullopt (written as null), never a value
+  // that could be a real one.
+  std::optional<double> val_acc, test_acc;  // [0, 1]
+  std::optional<double> latency_ms;         // median, batch 1
   std::vector<std::pair<std::string, int>> channels;  // prunable layer -> channels
 };
 
@@ -25,10 +28,11 @@ struct RoundReport {
   int round = 0;
   int attempt = 1;       // > 1: a retry of the round with a smaller T
   double threshold = 0;  // T of this round (t_sensitive), points
-  double scan_base_acc = -1, scan_seconds = 0;
+  std::optional<double> scan_base_acc;
+  double scan_seconds = 0;
   std::vector<LayerChoice> layers;
   ModelFigures pruned;           // after fine-tuning (val/test), latency of this round's model
-  double val_before_finetune = -1;
+  std::optional<double> val_before_finetune;
   double finetune_seconds = 0;
   bool accepted = true;
   bool has_model = false;  // false when the round pruned nothing
@@ -41,12 +45,15 @@ struct PruneReport {
   ModelFigures dense, final_model;
   std::vector<RoundReport> rounds;
   int final_epochs = 0;
-  double final_val_before = -1;  // before the final fine-tuning
+  std::optional<double> final_val_before;  // before the final fine-tuning
   double seconds = 0;
   std::vector<std::string> notes;  // layers that are not prunable, and why
 
-  double speedup() const;        // dense latency / final latency
-  double macs_reduction() const;  // dense MACs / final MACs
+  std::optional<double> speedup() const;         // dense latency / final latency
+  std::optional<double> macs_reduction() const;  // dense MACs / final MACs
+  // Accuracy drops in points (dense - final): negative when the pruned model is better.
+  std::optional<double> test_drop_points() const;
+  std::optional<double> val_drop_points() const;
 };
 
 std::string report_json(const PruneReport& r);

@@ -70,6 +70,7 @@ TEST(Dispatch, TablesAreComplete) {
     EXPECT_NE(t.dwconv3x3_s1, nullptr) << isa;
     EXPECT_NE(t.dwconv3x3_s2, nullptr) << isa;
     EXPECT_NE(t.global_avgpool, nullptr) << isa;
+    EXPECT_NE(t.maxpool2d, nullptr) << isa;
     EXPECT_NE(t.fc, nullptr) << isa;
   }
 }

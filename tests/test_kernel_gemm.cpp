@@ -126,6 +126,20 @@ TEST_P(GemmIsa, MobileNetPointwiseShapes) {
     for (const Clamp& cl : kClamps) ASSERT_EQ(check_gemm(t, s[0], s[2], s[1], s[1], s[2], cl), "");
 }
 
+TEST_P(GemmIsa, RowChunkedShapes) {
+  // A whose rows outgrow the L2 budget (m * k * 4 bytes above 512 KB on x86, 256 KB on NEON) is
+  // cut into chunks of rows that each meet every weight panel (the mc loop of each GEMM): these
+  // shapes take that branch on every ISA (seen failing when the chunk's first row is dropped),
+  // with a ragged last chunk and column tails. k = 100 and 1100 run AVX-512's 6x64 tile, k = 200
+  // its 12x32 tile.
+  const KernelTable& t = *table_;
+  const int shapes[][3] = {{1400, 100, 70}, {700, 200, 37}, {501, 300, 33}, {130, 1100, 45}};  // m, k, n
+  for (const auto& s : shapes) {
+    const size_t lda = s[1] + 3, ldc = s[2] + 5;
+    ASSERT_EQ(check_gemm(t, s[0], s[2], s[1], lda, ldc, kClamps[1]), "");
+  }
+}
+
 TEST_P(GemmIsa, FcMatchesNaive) {
   const KernelTable& t = *table_;
   const int nr = t.gemm_nr;

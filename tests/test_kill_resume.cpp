@@ -6,7 +6,7 @@
 //
 // Kills inside an epoch wait for the run to write a checkpoint, then a random time (fixed seed). Kills
 // inside a write are made certain rather than left to timing: the writer's temporary file
-// (NAME.tmp.<pid>, framework/model_file.cpp) is replaced by a FIFO before the run starts; the
+// (NAME.tmp, framework/file_io.cpp) is replaced by a FIFO before the run starts; the
 // writer opens it, fills the pipe and blocks inside write_file_atomic, between its first byte
 // and the rename, because every file cut this way is larger than a pipe holds. Then it is killed.
 #include <dirent.h>
@@ -28,7 +28,23 @@ namespace {
 
 using namespace tool_test;
 
-std::string tmp_of(const std::string& path, pid_t pid) { return path + ".tmp." + std::to_string(pid); }
+std::string tmp_of(const std::string& path, pid_t) { return temp_path_for(path); }
+
+void leave_partial_file(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  ASSERT_TRUE(f) << path;
+  std::fputs("TRIM partial bytes of a killed write", f);
+  std::fclose(f);
+}
+
+// Temporary files (framework/file_io.h) anywhere below dir.
+std::vector<std::string> leftover_temporaries(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.path().string().size() > 4 && e.path().string().compare(e.path().string().size() - 4, 4, ".tmp") == 0)
+      out.push_back(e.path().string());
+  return out;
+}
 
 // Waits until the run writes one of `files` (FIFOs in place of their temporary files, made by
 // the child before exec) and kills it mid-write; returns that file, or "" when the run ended
@@ -57,7 +73,10 @@ std::string kill_inside_write(Child& c, const std::vector<std::string>& files, s
   }
   for (size_t i = 0; i < fds.size(); ++i) {
     if (fds[i].fd >= 0) ::close(fds[i].fd);
-    ::unlink(tmp_of(files[i], c.pid()).c_str());  // a real kill would leave a partial file here
+    // A real kill leaves a partial temporary file behind: put one in the FIFO's place, which the
+    // next write of that file must replace (checked at the end: no .tmp file survives the runs).
+    ::unlink(tmp_of(files[i], c.pid()).c_str());
+    if (files[i] == cut) leave_partial_file(tmp_of(files[i], c.pid()));
   }
   return cut;
 }
@@ -203,6 +222,7 @@ TEST_F(KillResume, TrainKilledAtRandomPointsEqualsUninterruptedRun) {
     expect_same_file(ref + f, out + f);
   EXPECT_EQ(log_without_timing(slurp(ref + "/log.csv")), log_without_timing(slurp(out + "/log.csv")));
   EXPECT_EQ(result_without_timing(slurp(ref + "/result.txt")), result_without_timing(slurp(out + "/result.txt")));
+  EXPECT_EQ(leftover_temporaries(out), std::vector<std::string>{});
 }
 
 TEST_F(KillResume, PruneKilledDuringFineTuningEqualsUninterruptedRun) {
@@ -241,6 +261,7 @@ TEST_F(KillResume, PruneKilledDuringFineTuningEqualsUninterruptedRun) {
     expect_same_file(ref + f, out + f);
   for (const char* f : {"/finetune-round-1/log.csv", "/finetune-round-2/log.csv", "/finetune-final/log.csv"})
     EXPECT_EQ(log_without_timing(slurp(ref + f)), log_without_timing(slurp(out + f))) << f;
+  EXPECT_EQ(leftover_temporaries(out), std::vector<std::string>{});
 }
 
 }  // namespace

@@ -2,6 +2,10 @@
 // that names the file and the offending entry.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
 #include <fstream>
 
 #include "framework/model_file.h"
@@ -175,6 +179,116 @@ TEST_F(WeightsFile, SaveModelWritesThreeFilesAtomically) {
   // A class list of the wrong length is refused.
   write(dir / "net.classes", "a\nb\n");
   EXPECT_NE(error_of([&] { load_model(dir / "net.model"); }).find("2 class names"), std::string::npos);
+}
+
+TEST_F(WeightsFile, NonZeroPaddingIsRefused) {
+  // The first tensor's header ends before offset 64; the bytes up to 64 are padding.
+  Model b = model_from_desc(kTiny, "tiny.model");
+  const size_t header = 16 + 4 + model.params()[0].name.size() + 4 + 4 * model.params()[0].value->shape().rank();
+  ASSERT_LT(header, 63u);
+  std::string bad = bytes;
+  bad[63] = 1;
+  write(path, bad);
+  std::string e = error_of([&] { load_weights(b, path); });
+  EXPECT_NE(e.find(path + ": tensor '" + model.params()[0].name + "': padding byte at offset 63 is not zero"),
+            std::string::npos)
+      << e;
+}
+
+TEST_F(WeightsFile, NonFiniteWeightsAndNegativeVariancesAreRefusedNamingTheTensor) {
+  struct Case {
+    const char* tensor;
+    float value;
+    const char* says;
+  };
+  for (const Case& c : {Case{"c1.weight", std::nanf(""), "is NaN"}, Case{"fc.bias", INFINITY, "is infinite"},
+                        Case{"b1.gamma", -INFINITY, "is infinite"}, Case{"b1.running_mean", std::nanf(""), "is NaN"},
+                        Case{"b1.running_var", -0.5f, "negative variance"}}) {
+    Model bad = model.clone();
+    for (auto& p : bad.params())
+      if (p.name == c.tensor) (*p.value)[1] = c.value;
+    save_weights(bad, path);
+    Model b = model_from_desc(kTiny, "tiny.model");
+    std::string e = error_of([&] { load_weights(b, path); });
+    EXPECT_NE(e.find(path + ": tensor '" + std::string(c.tensor) + "' element 1"), std::string::npos) << e;
+    EXPECT_NE(e.find(c.says), std::string::npos) << e;
+  }
+  // A zero variance is legal (a channel that never varied); eps keeps 1/sqrt finite.
+  Model ok = model.clone();
+  for (auto& p : ok.params())
+    if (p.name == "b1.running_var") p.value->fill(0.f);
+  save_weights(ok, path);
+  Model b = model_from_desc(kTiny, "tiny.model");
+  EXPECT_EQ(error_of([&] { load_weights(b, path); }), "");
+}
+
+TEST_F(WeightsFile, SaveModelWithoutClassNamesRemovesAStaleClassesFile) {
+  model.class_names = {"a", "b", "c", "d"};
+  save_model(model, dir / "net");
+  ASSERT_TRUE(std::ifstream(dir / "net.classes").good());
+  Model other = model.clone();
+  other.class_names.clear();
+  save_model(other, dir / "net.model");
+  EXPECT_FALSE(std::ifstream(dir / "net.classes").good()) << "stale net.classes left behind";
+  EXPECT_TRUE(load_model(dir / "net.model").class_names.empty());
+}
+
+TEST_F(WeightsFile, ClassNamesThatCannotRoundTripAreRefusedAtSave) {
+  for (const std::string& name : {std::string("two\nlines"), std::string("tab\there"), std::string(" lead"),
+                                  std::string("trail "), std::string(""), std::string("bell\a")}) {
+    model.class_names = {"a", name, "c", "d"};
+    std::string e = error_of([&] { save_model(model, dir / "named"); });
+    EXPECT_NE(e.find("class name"), std::string::npos) << "'" << name << "': " << e;
+    EXPECT_FALSE(std::ifstream(dir / "named.model").good());
+  }
+  model.class_names = {"a", "b"};  // wrong count
+  EXPECT_NE(error_of([&] { save_model(model, dir / "named"); }).find("2 class names"), std::string::npos);
+}
+
+TEST_F(WeightsFile, NonRegularFilesAreRefusedWithoutBlocking) {
+  // A FIFO with no writer: reading it would block forever; a directory reads as nothing.
+  const std::string fifo = dir / "fifo.weights";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  Model b = model_from_desc(kTiny, "tiny.model");
+  std::string e = error_of([&] { load_weights(b, fifo); });
+  EXPECT_NE(e.find(fifo + ": is a FIFO, not a regular file"), std::string::npos) << e;
+  e = error_of([&] { read_file(dir.path()); });
+  EXPECT_NE(e.find("is a directory"), std::string::npos) << e;
+  e = error_of([&] { read_file("/dev/zero"); });
+  EXPECT_NE(e.find("/dev/zero: is a character device"), std::string::npos) << e;
+  e = error_of([&] { require_regular_file("/dev/null", "IDX file"); });
+  EXPECT_NE(e.find("/dev/null: IDX file is a character device"), std::string::npos) << e;
+  // A model whose .classes is a FIFO.
+  save_model(model, dir / "m");
+  ASSERT_EQ(::mkfifo((dir / "m.classes").c_str(), 0644), 0);
+  e = error_of([&] { load_model(dir / "m.model"); });
+  EXPECT_NE(e.find("m.classes: is a FIFO"), std::string::npos) << e;
+}
+
+TEST(WriteFileAtomic, ALeftoverTemporaryFileIsReplacedAndGone) {
+  TempDir d;
+  const std::string path = d / "checkpoint.trim";
+  write(temp_path_for(path), "partial bytes of a killed writer");
+  write_file_atomic(path, "new");
+  EXPECT_EQ(read_file(path), "new");
+  EXPECT_FALSE(std::ifstream(temp_path_for(path)).good());
+  EXPECT_NE(error_of([] { write_file_atomic("", "x"); }).find("empty name"), std::string::npos);
+}
+
+TEST(SameFile, ComparesDeviceAndInodeNotSpelling) {
+  TempDir d;
+  write(d / "a", "x");
+  ASSERT_EQ(::mkdir((d / "sub").c_str(), 0755), 0);
+  EXPECT_TRUE(same_file(d / "a", d / "sub/../a"));
+  ASSERT_EQ(::link((d / "a").c_str(), (d / "hard").c_str()), 0);
+  EXPECT_TRUE(same_file(d / "a", d / "hard"));
+  ASSERT_EQ(::symlink((d / "a").c_str(), (d / "soft").c_str()), 0);
+  EXPECT_TRUE(same_file(d / "soft", d / "a"));
+  write(d / "b", "x");
+  EXPECT_FALSE(same_file(d / "a", d / "b"));
+  EXPECT_FALSE(same_file(d / "a", d / "missing"));
+  EXPECT_NE(error_of([&] { refuse_overwrite(d / "a", d / "hard", "--out"); }).find("refusing to write over it"),
+            std::string::npos);
 }
 
 TEST(WriteFileAtomic, UnwritableFolderIsAnErrorAndKeepsNothing) {

@@ -55,8 +55,8 @@ TEST(PruneConfig, ReadsEverySection) {
   EXPECT_EQ(c.min_channels, 4);
   EXPECT_EQ(c.round_to, 8);
   EXPECT_EQ(c.iterations, 4);
-  EXPECT_EQ(c.epochs, 2);
-  EXPECT_DOUBLE_EQ(c.lr, 0.02);
+  EXPECT_EQ(c.finetune.schedule.epochs, 2);
+  EXPECT_FLOAT_EQ(c.finetune.schedule.base_lr, 0.02f);
   EXPECT_EQ(c.round, "nearest");
   EXPECT_DOUBLE_EQ(c.dropout, 0.1);
   EXPECT_DOUBLE_EQ(PruneConfig{}.dropout, -1);  // default: the model's own

@@ -89,6 +89,27 @@ TEST(PrunePolicy, TSensitiveTakesTheLargestPassingRatioNotTheFirstBreak) {
   EXPECT_EQ(ch[0].channels_after, 20);
 }
 
+// Correct predictions of m over the sample set by a plain eval-mode forward of the whole model:
+// a sample counts when its label's logit is the first largest.
+size_t correct_by_hand(Model& m, const SampleSet& data) {
+  Workspace ws;
+  Context ctx;
+  ctx.mode = Mode::Eval;
+  ctx.workspace = &ws;
+  size_t ok = 0;
+  for (size_t b = 0; b < data.batches.size(); ++b) {
+    const Tensor& logits = m.forward(data.batches[b], ctx);
+    const int n = logits.dim(0), classes = logits.dim(1);
+    for (int i = 0; i < n; ++i) {
+      int best = 0;
+      for (int j = 1; j < classes; ++j)
+        if (logits[static_cast<size_t>(i) * classes + j] > logits[static_cast<size_t>(i) * classes + best]) best = j;
+      ok += best == data.labels[b][static_cast<size_t>(i)] ? 1 : 0;
+    }
+  }
+  return ok;
+}
+
 class ScanTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -121,17 +142,29 @@ TEST_F(ScanTest, ScanMeasuresExactlyThePrunedModel) {
   ScanResult s = sensitivity_scan(m, a, *crit, data, so);
   EXPECT_EQ(s.samples, 120u);
   EXPECT_NEAR(s.base_acc, accuracy(m, data), 1e-12);
+  const size_t base_correct = correct_by_hand(m, data);
+  EXPECT_DOUBLE_EQ(s.base_acc, base_correct / 120.0);
   ASSERT_EQ(s.layers.size(), 3u);
-  for (const auto& c : s.layers) {
+  // Channels removed, worked out by hand: round(ratio * channels), halves away from zero.
+  const std::vector<std::string> layers = {"c1", "c2", "fc1"};
+  const std::vector<std::vector<int>> removed = {{2, 3, 5},    // 6 channels: 1.5, 3, 5.4
+                                                 {2, 4, 7},    // 8 channels: 2, 4, 7.2
+                                                 {3, 6, 11}};  // 12 channels: 3, 6, 10.8
+  for (size_t l = 0; l < 3; ++l) {
+    const ScanCurve& c = s.layers[l];
+    ASSERT_EQ(c.layer, layers[l]);
     const ChannelGroup& g = *a.find(c.layer);
     for (size_t k = 0; k < so.ratios.size(); ++k) {
-      const int n = channels_for_ratio(g.channels, so.ratios[k]);
-      ASSERT_EQ(c.removed[k], n);
+      ASSERT_EQ(c.removed[k], removed[l][k]) << c.layer << " ratio " << so.ratios[k];
       // The scan computes the layers before the pruned one once and shares them; the result
-      // must equal a plain full forward of the pruned model.
-      Model p = prune_channels(m, {{g.name, lowest_scores(crit->scores(m, g), n)}});
-      EXPECT_DOUBLE_EQ(c.acc[k], accuracy(p, data)) << c.layer << " ratio " << so.ratios[k];
-      EXPECT_NEAR(c.drop[k], 100 * (s.base_acc - c.acc[k]), 1e-9);
+      // must equal a plain full forward of the pruned model, counted here without the scan's
+      // helpers (Model::forward, the first-largest logit).
+      Model p = prune_channels(m, {{g.name, lowest_scores(crit->scores(m, g), removed[l][k])}});
+      const size_t correct = correct_by_hand(p, data);
+      EXPECT_DOUBLE_EQ(c.acc[k], correct / 120.0) << c.layer << " ratio " << so.ratios[k];
+      // The drop in percentage points: 100 * (dense - pruned) correct / 120 samples.
+      const double points = 100.0 * (static_cast<double>(base_correct) - static_cast<double>(correct)) / 120.0;
+      EXPECT_NEAR(c.drop[k], points, 1e-9) << c.layer << " ratio " << so.ratios[k];
     }
   }
   const std::string csv = scan_csv(s, 2);

@@ -46,8 +46,8 @@ class PruneRunTest : public ::testing::Test {
     c.model_path = "<test>";
     c.folder = temp_dir("prune_run_" + name);
     c.iterations = 2;
-    c.epochs = 1;
-    c.lr = 0.01;
+    c.finetune.schedule.epochs = 1;
+    c.finetune.schedule.base_lr = 0.01;
     c.min_channels = 2;
     c.scan_samples = 100;
     c.ratios = {0.25, 0.5, 0.75};
@@ -79,13 +79,16 @@ TEST_F(PruneRunTest, TSensitiveRoundsWriteModelScanAndReports) {
   EXPECT_EQ(r.rounds[0].pruned.channels, (std::vector<std::pair<std::string, int>>{{"c1", 8}, {"c2", 8}, {"fc1", 16}}));
   EXPECT_EQ(r.final_model.channels, (std::vector<std::pair<std::string, int>>{{"c1", 4}, {"c2", 4}, {"fc1", 8}}));
   EXPECT_LT(r.final_model.macs, r.dense.macs / 8);
-  EXPECT_GT(r.dense.latency_ms, 0);
-  EXPECT_GT(r.final_model.latency_ms, 0);
-  for (double a : {r.dense.val_acc, r.dense.test_acc, r.final_model.val_acc, r.final_model.test_acc}) {
-    EXPECT_GE(a, 0.0);
-    EXPECT_LE(a, 1.0);
+  ASSERT_TRUE(r.dense.latency_ms && r.final_model.latency_ms);
+  EXPECT_GT(*r.dense.latency_ms, 0);
+  EXPECT_GT(*r.final_model.latency_ms, 0);
+  for (const auto& a : {r.dense.val_acc, r.dense.test_acc, r.final_model.val_acc, r.final_model.test_acc}) {
+    ASSERT_TRUE(a);
+    EXPECT_GE(*a, 0.0);
+    EXPECT_LE(*a, 1.0);
   }
-  EXPECT_GT(r.dense.test_acc, 0.6);  // the task is learnable: the figures compare real models
+  ASSERT_TRUE(r.dense.test_acc);
+  EXPECT_GT(*r.dense.test_acc, 0.6);  // the task is learnable: the figures compare real models
 
   // Files: the final model loads and matches the report; scans, plot, reports, settings.
   Model p = load_model(c.folder + "/pruned.model");
@@ -119,7 +122,7 @@ TEST_F(PruneRunTest, RoundPastTheBudgetIsRejectedAndNotKept) {
   c.thresholds = {100.0};
   c.total_threshold = 0;  // any validation drop at all rejects the round
   c.max_ratio = 0.75;
-  c.epochs = 0;  // no fine-tuning: pruning 75% of everything must cost validation accuracy
+  c.finetune.schedule.epochs = 0;  // no fine-tuning: pruning 75% of everything must cost validation accuracy
   PruneReport r = run_pruning(*dense_, *data_, c);
   ASSERT_EQ(r.rounds.size(), 1u);
   EXPECT_FALSE(r.rounds[0].accepted);
@@ -150,14 +153,15 @@ TEST_F(PruneRunTest, FineTuningThatHurtsIsNotKept) {
   c.ratios = {0.25};  // light pruning: the model still works before fine-tuning
   // A destructive fine-tuning: weight decay this strong shrinks the classifier's weights by a
   // quarter every step (BN and biases are exempt), so the model ends up near chance.
-  c.weight_decay = 15;
-  c.lr = 0.05;
+  c.finetune.sgd.weight_decay = 15;
+  c.finetune.schedule.base_lr = 0.05;
   PruneReport r = run_pruning(*dense_, *data_, c);
   ASSERT_EQ(r.rounds.size(), 1u);
   const RoundReport& rd = r.rounds[0];
-  EXPECT_GT(rd.val_before_finetune, 0.6);
+  ASSERT_TRUE(rd.val_before_finetune && rd.pruned.val_acc);
+  EXPECT_GT(*rd.val_before_finetune, 0.6);
   EXPECT_NE(rd.note.find("kept the weights before fine-tuning"), std::string::npos) << rd.note;
-  EXPECT_DOUBLE_EQ(rd.pruned.val_acc, rd.val_before_finetune);
+  EXPECT_DOUBLE_EQ(*rd.pruned.val_acc, *rd.val_before_finetune);
   EXPECT_TRUE(rd.accepted);
 }
 
@@ -167,7 +171,7 @@ TEST_F(PruneRunTest, BaselinesReachTheMacsTarget) {
     c.mode = mode;
     c.target_macs = 0.3;
     c.iterations = 2;
-    c.epochs = 0;
+    c.finetune.schedule.epochs = 0;
     PruneReport r = run_pruning(*dense_, *data_, c);
     ASSERT_EQ(r.rounds.size(), 2u) << mode;
     // Round 1 aims at sqrt(0.3) of the dense MACs, round 2 at 0.3.

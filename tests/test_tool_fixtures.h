@@ -4,7 +4,7 @@
 //
 // The tools re-exec themselves once (framework/blas.cpp, to pick OpenBLAS's core): execv keeps
 // the process id, so the id fork() returns is the tool's for its whole life, and the temporary
-// files it writes (NAME.tmp.<pid>, framework/model_file.cpp) carry that id too.
+// files it writes (NAME.tmp, framework/file_io.h) are named after the file alone.
 #pragma once
 
 #include <fcntl.h>

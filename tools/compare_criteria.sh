@@ -91,12 +91,15 @@ out, T, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 print(f"| ranking (T = {T} points, 1 round) | MACs | params | val before fine-tuning | test after fine-tuning | test drop (points) | latency speedup |")
 print("|---|---:|---:|---:|---:|---:|---:|")
 dense = None
+def num(v, scale=1, spec=".2f", unit=""):
+    # report.json writes null for what was not measured (no test split, no latency): "-".
+    return "-" if v is None else f"{scale*v:{spec}}{unit}"
 for n in names:
     j = json.load(open(f"{out}/{n}/report.json"))
     dense = j["dense"]
     f, s, r = j["final"], j["summary"], j["rounds"][-1]
     label = {"uniform": "uniform ratio (baseline)", "global": "global threshold, mean_weight (baseline)"}.get(n, n)
-    print(f"| {label} | {f['macs']/1e6:.2f} M | {f['params']/1e3:.1f} k | {100*r['val_before_finetune']:.2f}% "
-          f"| {100*f['test_acc']:.2f}% | {s['test_drop_points']:.2f} | {s['speedup']:.2f}x |")
-print(f"| dense | {dense['macs']/1e6:.2f} M | {dense['params']/1e3:.1f} k | - | {100*dense['test_acc']:.2f}% | - | 1.00x |")
+    print(f"| {label} | {f['macs']/1e6:.2f} M | {f['params']/1e3:.1f} k | {num(r['val_before_finetune'], 100, '.2f', '%')} "
+          f"| {num(f['test_acc'], 100, '.2f', '%')} | {num(s['test_drop_points'])} | {num(s['speedup'], 1, '.2f', 'x')} |")
+print(f"| dense | {dense['macs']/1e6:.2f} M | {dense['params']/1e3:.1f} k | - | {num(dense['test_acc'], 100, '.2f', '%')} | - | 1.00x |")
 EOF

@@ -2,7 +2,7 @@
 // confusion matrix.
 //
 //   eval --model runs/sicknet/sicknet.model                  # Fashion-MNIST test split
-//   eval --model runs/three/sicknet.model --classes 0,2,6 --split val
+//   eval --model runs/three/sicknet.model --split val      # classes picked by the model's names
 #include <cstdio>
 
 #include "datasets/data_spec.h"
@@ -18,7 +18,7 @@ int eval_main(int argc, char** argv) {
   CliOptions o("eval", "Evaluate a trim model: top-1/top-5, per-class accuracy, confusion matrix.");
   o.option("model", "", "path/to/NAME.model (required)");
   o.option("data", "fashion-mnist", "fashion-mnist, a folder of IDX files, or an image folder");
-  o.option("classes", "", "keep only these classes, e.g. 0,2,6 (as the model was trained)");
+  o.option("classes", "", "keep only these classes, e.g. 0,2,6 (default: the model's NAME.classes picks them by name)");
   o.option("split", "test", "test | val | train");
   o.option("val-fraction", "0.1", "as used in training (defines the val split)");
   o.option("seed", "1", "as used in training (defines the val split)");
@@ -30,27 +30,24 @@ int eval_main(int argc, char** argv) {
     return 0;
   }
   if (o.str("model").empty()) throw Error("--model is required (a NAME.model file)");
-  Model model = load_model(o.str("model"));
+  const std::string path = o.str("model");
+  Model model = load_model(path);
   DataSpec ds;
   ds.data = o.str("data");
   ds.classes = o.int_list("classes");
-  ds.val_fraction = o.number("val-fraction");
-  ds.seed = static_cast<uint64_t>(o.integer("seed"));
+  ds.val_fraction = o.number("val-fraction", 0, 1, false, true);
+  ds.seed = static_cast<uint64_t>(o.integer("seed", 0, 2147483647));
   ds.image_size = model.input[1];
   ds.strict = o.on("strict");
-  DataSplits3 data = open_data(ds);
-  std::string split = o.str("split");
-  std::shared_ptr<Dataset> d = split == "test" ? data.test : split == "val" ? data.val : split == "train" ? data.train : nullptr;
+  const std::string split = o.str("split");
   if (split != "test" && split != "val" && split != "train") throw Error("--split must be test, val or train, got '" + split + "'");
+  DataSplits3 data = open_data_for_model(ds, {path, model.input, model.classes(), model.class_names}, "--classes");
+  std::shared_ptr<Dataset> d = split == "test" ? data.test : split == "val" ? data.val : data.train;
   if (!d) throw Error("the data set has no " + split + " split");
-  check_shape(d->sample_shape(), model.input, "data set sample vs model input");
-  if (d->num_classes() != model.classes())
-    throw Error(o.str("model") + " has " + std::to_string(model.classes()) + " outputs but the data set has " +
-                std::to_string(d->num_classes()) + " classes (use --classes as in training)");
-  auto src = make_batcher(d, o.integer("batch"), false, ds.seed);
-  EvalResult r = evaluate(model, *src, o.integer("threads"));
+  auto src = make_batcher(d, o.integer("batch", 1, 65536), false, ds.seed);
+  EvalResult r = evaluate(model, *src, o.threads("threads"));
   std::vector<std::string> names = model.class_names.empty() ? d->class_names() : model.class_names;
-  std::printf("%s on %s (%s split)\n%s", o.str("model").c_str(), d->describe().c_str(), split.c_str(),
+  std::printf("%s on %s (%s split)\n%s", path.c_str(), d->describe().c_str(), split.c_str(),
               r.report(names).c_str());
   if (src->skipped_samples()) std::printf("%zu unreadable samples skipped\n", src->skipped_samples());
   return 0;

@@ -7,6 +7,7 @@
 //   export-images --images x-idx3-ubyte --labels y-idx1-ubyte --out data/x
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 
 #include "datasets/idx.h"
 #include "datasets/image_folder.h"
@@ -30,20 +31,22 @@ int export_main(int argc, char** argv) {
     std::fputs(o.usage().c_str(), stdout);
     return 0;
   }
-  if (o.str("out").empty()) throw Error("--out <folder> is required (see --help)");
+  const std::string out = o.output_path("out");
+  // The whole output folder must be new or empty, not only the train/ and test/ written into it.
+  std::error_code ec;
+  if (std::filesystem::exists(out, ec) && !std::filesystem::is_empty(out, ec))
+    throw Error(out + ": already holds files; export into an empty or new folder");
   if (o.str("images").empty() != o.str("labels").empty()) throw Error("--images and --labels go together");
 
   ExportOptions e;
   e.format = o.str("format");
-  e.jpeg_quality = o.integer("quality");
+  e.jpeg_quality = o.integer("quality", 1, 100);
   e.classes = o.int_list("classes");
-  if (o.integer("limit") < 0) throw Error("--limit must be >= 0");
-  e.limit = static_cast<size_t>(o.integer("limit"));
+  e.limit = static_cast<size_t>(o.integer("limit", 0, 1 << 30));
   // Load unnormalised (mean 0, std 1): values are pixel / 255 and map back to bytes exactly.
   IdxOptions raw;
   raw.mean = 0.f;
   raw.std = 1.f;
-  const std::string out = o.str("out");
 
   std::vector<std::pair<std::string, std::shared_ptr<Dataset>>> parts;
   if (!o.str("images").empty()) {

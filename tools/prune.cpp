@@ -5,12 +5,14 @@
 //   prune --cfg configs/sicknet_fmnist.ini --threshold 0.5 --iterations 2 --out runs/t05
 //   prune --model runs/sicknet/sicknet.model --mode uniform --target-macs 0.3
 //   prune --model runs/sicknet/sicknet.model --analyze        # list the prunable layers
+//   prune --cfg configs/byom_sicknet.ini --model net.onnx --onnx-out pruned.onnx  # ONNX in and out
 //
 // Every [section] key of the config file has a command-line flag that overrides it (see --help).
 #include <cstdio>
 
 #include "framework/cli_options.h"
 #include "framework/model_file.h"
+#include "interop/model_any.h"
 #include "pruning/dependency.h"
 #include "pruning/prune_config.h"
 #include "pruning/prune_run.h"
@@ -39,7 +41,7 @@ int prune_main(int argc, char** argv) {
   PruneConfig cfg = parse_prune_config(text, cfg_path.empty() ? "<none>" : cfg_path, overrides);
   cfg.resume = o.on("resume");
 
-  Model model = load_model(cfg.model_path);
+  Model model = load_model_any(cfg.model_path);  // NAME.model or NAME.onnx (imported)
   if (o.on("analyze")) {
     GroupAnalysis a = analyze_groups(model);
     std::printf("%s: %lld MACs, %zu parameters, %zu prunable layers\n", cfg.model_path.c_str(),
@@ -59,6 +61,10 @@ int prune_main(int argc, char** argv) {
   std::fputs(report_table(rep).c_str(), stdout);
   std::printf("pruned model: %s/%s (report: %s/%s)\n", cfg.folder.c_str(), PruneOutputs::model, cfg.folder.c_str(),
               PruneOutputs::report_json);
+  if (!cfg.onnx_out.empty()) {
+    save_model_any(load_model(cfg.folder + "/" + PruneOutputs::model), cfg.onnx_out);
+    std::printf("pruned model as ONNX: %s\n", cfg.onnx_out.c_str());
+  }
   return 0;
 }
 

@@ -3,7 +3,7 @@
 //
 //   train --model sicknet                       # Fashion-MNIST, 10 epochs, cosine from 0.05
 //   train --model mobilenet_v1 --epochs 15
-//   train --model runs/sicknet/sicknet.model --epochs 2 --lr 0.005   # fine-tune a model file
+//   train --model runs/sicknet/sicknet.model --epochs 2 --lr 0.005   # fine-tune: writes runs/sicknet-finetune
 //   train --model sicknet --data ~/three-class-folder --classes 0,2,6
 //   mpirun -np 4 --hostfile hosts train --model mobilenet_v1 --batch 256   # data parallel
 #include <cstdio>
@@ -14,7 +14,11 @@
 #include "framework/communicator.h"
 #include "framework/evaluate.h"
 #include "framework/model_file.h"
+#include "framework/option_values.h"
+#include "framework/strings.h"
+#include "framework/train_keys.h"
 #include "framework/trainer.h"
+#include "interop/model_any.h"
 #include "models/zoo.h"
 #ifdef TRIM_HAVE_MPI
 #include "distributed/mpi_tool.h"
@@ -24,26 +28,28 @@ using namespace trim;
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& x) {
-  return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
+// Refuses an output folder whose files would replace the model file training starts from
+// (its .model, .weights or .classes), compared as files, not as spellings of paths.
+void refuse_overwriting_input(const std::string& model_path, const std::string& out_dir, const std::string& name) {
+  for (const std::string& out_model : {out_dir + "/" + name + ".model", out_dir + "/" + name + "-last.model"})
+    for (const auto& pair : {std::make_pair(model_path, out_model),
+                             std::make_pair(weights_path_for(model_path), weights_path_for(out_model)),
+                             std::make_pair(classes_path_for(model_path), classes_path_for(out_model))})
+      refuse_overwrite(pair.first, pair.second, "--out " + out_dir);
 }
 
 int train_main(int argc, char** argv) {
   CliOptions o("train", "Train a trim model (built-in name or .model file) on a data set.");
-  o.option("model", "sicknet", "sicknet | mobilenet_v1[:alpha=0.5,small=1] | path/to/NAME.model");
+  o.option("model", "sicknet", "sicknet | mobilenet_v1[:alpha=0.5,small=1] | path/to/NAME.model | path/to/NAME.onnx");
   o.option("data", "fashion-mnist", "fashion-mnist, a folder of IDX files, or an image folder");
   o.option("classes", "", "keep only these classes, e.g. 0,2,6 (relabelled 0..k-1)");
-  o.option("epochs", "", "epochs (default: 10 for sicknet, 15 for mobilenet_v1, 3 for a model file)");
+  TrainOptions defaults;
+  declare_train_options(o, defaults,
+                        {{"epochs", "epochs (default: 10 for sicknet, 15 for mobilenet_v1, 3 for a model file)"},
+                         {"lr", "base learning rate (default 0.05; 0.005 for a model file)"}});
+  o.set("epochs", "");  // their defaults depend on the model (above), not on TrainOptions'
+  o.set("lr", "");
   o.option("batch", "64", "batch size (under mpirun: the global batch, shared by the processes)");
-  o.option("lr", "", "base learning rate (default 0.05; 0.005 for a model file)");
-  o.option("schedule", "cosine", "cosine | step | constant");
-  o.option("milestones", "", "step schedule: epochs where lr *= gamma, e.g. 5,8");
-  o.option("gamma", "0.1", "step schedule factor");
-  o.option("warmup", "0", "linear warm-up epochs");
-  o.option("momentum", "0.9", "SGD momentum");
-  o.option("nesterov", "1", "Nesterov momentum (1/0)");
-  o.option("wd", "5e-4", "weight decay (not on BN or bias)");
-  o.flag("decay-bn-bias", "apply weight decay to BN parameters and biases too");
   o.option("seed", "1", "seed for initialisation, shuffling, augmentation, dropout and the validation split");
   o.option("threads", "0", "compute threads (0: all cores)");
   o.option("workers", "2", "data loader threads");
@@ -51,7 +57,7 @@ int train_main(int argc, char** argv) {
   o.option("image-size", "0", "image folders: input size in pixels (0: 224, or the model file's)");
   o.flag("strict", "image folders: an unreadable image is an error instead of a warning");
   o.flag("cache", "image folders: cache decoded images in one file");
-  o.option("out", "", "output folder (default runs/<model>)");
+  o.option("out", "", "output folder (default runs/<model>; runs/<model>-finetune for a model file, never the input's)");
   o.flag("resume", "continue a killed run from <out>/checkpoint.trim");
   o.flag("quiet", "no progress output");
   o.flag("sync-bn", "under mpirun: batch norm uses the statistics of the whole global batch, not each process's share");
@@ -60,57 +66,49 @@ int train_main(int argc, char** argv) {
     return 0;
   }
   const std::string spec = o.str("model");
-  const bool from_file = ends_with(spec, ".model");
+  const bool from_file = ends_with(spec, ".model") || is_onnx_path(spec);  // NAME.onnx is imported
   const std::string base_name = from_file ? spec.substr(spec.find_last_of('/') + 1, std::string::npos) : spec.substr(0, spec.find(':'));
-  const std::string name = from_file ? base_name.substr(0, base_name.size() - 6) : base_name;
+  const std::string name = from_file ? base_name.substr(0, base_name.find_last_of('.')) : base_name;
 
   Model model;
-  int image_size = o.integer("image-size");
+  int image_size = o.integer("image-size", 0, 16384);
   if (from_file) {
-    model = load_model(spec);
+    model = load_model_any(spec);
     if (image_size == 0) image_size = model.input[1];
   }
   DataSpec ds;
   ds.data = o.str("data");
   ds.classes = o.int_list("classes");
-  ds.val_fraction = o.number("val-fraction");
-  ds.seed = static_cast<uint64_t>(o.integer("seed"));
+  ds.val_fraction = o.number("val-fraction", 0, 1, false, true);
+  ds.seed = static_cast<uint64_t>(o.integer("seed", 0, 2147483647));
   ds.image_size = image_size;
   ds.strict = o.on("strict");
   ds.cache = o.on("cache");
-  DataSplits3 data = open_data(ds);
+  DataSplits3 data = from_file ? open_data_for_model(ds, {spec, model.input, model.classes(), model.class_names}, "--classes")
+                               : open_data(ds);
   Shape in = data.train->sample_shape();
   int classes = data.train->num_classes();
   if (!from_file) {
     model = build_model_by_name(spec, in[0], in[1], in[2], classes);
     model.init_params(ds.seed);
-  } else {
-    check_shape(in, model.input, "data set sample vs model input");
-    if (model.classes() != classes)
-      throw Error(spec + " has " + std::to_string(model.classes()) + " outputs but the data set has " +
-                  std::to_string(classes) + " classes");
   }
   model.class_names = data.train->class_names();
 
-  TrainOptions t;
-  t.schedule.kind = o.str("schedule");
-  t.schedule.epochs = o.given("epochs") ? o.integer("epochs") : (from_file ? 3 : name == "mobilenet_v1" ? 15 : 10);
-  t.schedule.base_lr = static_cast<float>(o.given("lr") ? o.number("lr") : (from_file ? 0.005 : 0.05));
-  t.schedule.milestones = o.int_list("milestones");
-  t.schedule.gamma = static_cast<float>(o.number("gamma"));
-  t.schedule.warmup_epochs = o.integer("warmup");
-  t.sgd.momentum = static_cast<float>(o.number("momentum"));
-  t.sgd.nesterov = o.on("nesterov");
-  t.sgd.weight_decay = static_cast<float>(o.number("wd"));
-  t.sgd.decay_bn_and_bias = o.on("decay-bn-bias");
+  TrainOptions t = defaults;
+  t.schedule.epochs = from_file ? 3 : name == "mobilenet_v1" ? 15 : 10;
+  t.schedule.base_lr = from_file ? 0.005f : 0.05f;
+  apply_train_options(o, t);
+  if (t.schedule.epochs < 1) throw Error("option --epochs: training needs at least 1 epoch");
   t.seed = ds.seed;
-  t.threads = o.integer("threads");
-  t.out_dir = o.given("out") ? o.str("out") : "runs/" + name;
+  t.threads = o.threads("threads");
+  // Fine-tuning a model file writes next to its run, never into it: runs/x/x.model -> runs/x-finetune.
+  t.out_dir = o.given("out") ? o.output_path("out") : "runs/" + name + (from_file ? "-finetune" : "");
+  if (from_file) refuse_overwriting_input(spec, t.out_dir, name);
   t.name = name;
   t.resume = o.on("resume");
   t.progress = !o.on("quiet");
-  const int batch = o.integer("batch");
-  const int workers = o.integer("workers");
+  const int batch = o.integer("batch", 1, 65536);
+  const int workers = o.integer("workers", 0, kMaxWorkers);
   Communicator& comm = process_communicator();  // under mpirun: data parallel, one share per process
   t.parallel.comm = &comm;
   t.parallel.sync_bn = o.on("sync-bn");
