@@ -23,9 +23,10 @@ CMAKE_FLAGS ?=
 
 DEB_PACKAGES = cmake g++ make libopenblas-dev libstb-dev libgtest-dev libbenchmark-dev \
                zlib1g-dev dataset-fashion-mnist \
-               libonnx-dev libprotobuf-dev python3-torch
+               libonnx-dev libprotobuf-dev python3-torch libopenmpi-dev openmpi-bin
 # libonnx-dev + libprotobuf-dev: ONNX import/export (interop/, tools/convert; host builds only).
 # python3-torch: the tests that build networks in PyTorch and export them to ONNX (test_onnx_torch).
+# libopenmpi-dev + openmpi-bin: data-parallel training and scans (distributed/, docs/distributed.md).
 DEB_ARM_PACKAGES = g++-aarch64-linux-gnu qemu-user
 DEB_FUZZ_PACKAGES = clang-14 libclang-rt-14-dev libomp-14-dev
 

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include "framework/communicator.h"
+
 namespace trim {
 
 namespace {
@@ -48,6 +50,11 @@ Batcher::Batcher(std::shared_ptr<const Dataset> data, const BatcherOptions& opt)
     : data_(std::move(data)), opt_(opt), impl_(new Impl) {
   if (opt_.batch_size <= 0) throw Error("batch size must be positive, got " + std::to_string(opt_.batch_size));
   if (data_->size() == 0) throw Error("data set is empty: " + data_->describe());
+  if (opt_.shards < 1 || opt_.shard < 0 || opt_.shard >= opt_.shards)
+    throw Error("batcher: shard " + std::to_string(opt_.shard) + " of " + std::to_string(opt_.shards) + " is out of range");
+  if (opt_.nonempty_shares && opt_.batch_size < opt_.shards)
+    throw Error("batch size " + std::to_string(opt_.batch_size) + " is smaller than the " + std::to_string(opt_.shards) +
+                " processes sharing it: every process needs at least one sample");
   opt_.prefetch = std::max(1, opt_.prefetch);
 }
 
@@ -62,15 +69,33 @@ Batcher::~Batcher() {
 
 size_t Batcher::batches_per_epoch() const {
   size_t n = data_->size(), b = static_cast<size_t>(opt_.batch_size);
-  return opt_.drop_last ? n / b : (n + b - 1) / b;
+  const size_t last = n % b;
+  const bool unshareable_last = opt_.nonempty_shares && last != 0 && last < static_cast<size_t>(opt_.shards);
+  if (opt_.drop_last || unshareable_last) return n / b;
+  return (n + b - 1) / b;
 }
 
 size_t Batcher::skipped_samples() const { return impl_->skipped; }
+
+void Batcher::share_of_last(size_t& offset, size_t& global) const {
+  offset = global = 0;
+  if (opt_.shards <= 1 || impl_->next_to_return == 0) return;
+  const size_t b = static_cast<size_t>(opt_.batch_size), begin = (impl_->next_to_return - 1) * b;
+  global = std::min(impl_->order.size(), begin + b) - begin;
+  size_t end;
+  batch_share(global, opt_.shard, opt_.shards, offset, end);
+}
 
 static void fill_batch(const Dataset& data, const BatcherOptions& opt, const std::vector<size_t>& order,
                        int epoch, size_t batch, Tensor& images, std::vector<int>& labels, size_t& skipped) {
   size_t b = static_cast<size_t>(opt.batch_size);
   size_t begin = batch * b, end = std::min(order.size(), begin + b);
+  if (opt.shards > 1) {
+    size_t from, to;
+    batch_share(end - begin, opt.shard, opt.shards, from, to);
+    end = begin + to;
+    begin += from;
+  }
   Shape s = data.sample_shape();
   size_t per = s.numel();
   images.resize(Shape{static_cast<int>(end - begin), s[0], s[1], s[2]});

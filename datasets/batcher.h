@@ -23,6 +23,13 @@ struct BatcherOptions {
   uint64_t seed = 1;
   int workers = 1;   // loader threads (0: load on the caller's thread)
   int prefetch = 2;  // batches decoded ahead
+  // Data parallelism: this process loads only its share of every batch (batch_share in
+  // framework/communicator.h), with the order and augmentation of the whole batch.
+  int shard = 0, shards = 1;
+  // Training: every share must hold a sample (a batch-norm layer cannot normalise nothing), so
+  // the batch must be at least `shards` and a last batch smaller than that is dropped.
+  // Evaluation leaves it off: an empty share simply contributes nothing.
+  bool nonempty_shares = false;
 };
 
 class Batcher : public BatchSource {
@@ -40,6 +47,7 @@ class Batcher : public BatchSource {
   bool next(Tensor& images, std::vector<int>& labels) override;
   size_t batches_per_epoch() const override;
   size_t skipped_samples() const override;  // unreadable samples skipped so far in this epoch
+  void share_of_last(size_t& offset, size_t& global) const override;
   const Dataset& data() const { return *data_; }
 
  private:

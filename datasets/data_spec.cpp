@@ -134,7 +134,7 @@ DataSplits3 open_data_for_model(DataSpec spec, const ModelExpects& m, const std:
 }
 
 std::unique_ptr<Batcher> make_batcher(std::shared_ptr<const Dataset> data, int batch, bool train, uint64_t seed,
-                                      int workers) {
+                                      int workers, int shard, int shards) {
   BatcherOptions o;
   o.batch_size = batch;
   o.shuffle = train;
@@ -143,6 +143,9 @@ std::unique_ptr<Batcher> make_batcher(std::shared_ptr<const Dataset> data, int b
   o.seed = seed;
   o.workers = workers;
   o.prefetch = 3;
+  o.shard = shard;
+  o.shards = shards;
+  o.nonempty_shares = train;
   return std::unique_ptr<Batcher>(new Batcher(std::move(data), o));
 }
 

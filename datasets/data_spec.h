@@ -50,6 +50,6 @@ DataSplits3 open_data_for_model(DataSpec spec, const ModelExpects& model, const 
 
 // Batch sources for the splits, with the training augmentation on train only.
 std::unique_ptr<Batcher> make_batcher(std::shared_ptr<const Dataset> data, int batch, bool train, uint64_t seed,
-                                      int workers = 2);
+                                      int workers = 2, int shard = 0, int shards = 1);
 
 }  // namespace trim

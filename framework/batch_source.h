@@ -17,6 +17,12 @@ class BatchSource {
   virtual bool next(Tensor& images, std::vector<int>& labels) = 0;
   virtual size_t batches_per_epoch() const = 0;
   virtual size_t skipped_samples() const = 0;  // unreadable samples skipped in this epoch
+  // Data parallelism: the batch next() last returned is samples [offset, offset + its size) of
+  // a global batch of `global` samples shared by several processes. global == 0: not shared.
+  virtual void share_of_last(size_t& offset, size_t& global) const {
+    offset = 0;
+    global = 0;
+  }
 };
 
 }  // namespace trim

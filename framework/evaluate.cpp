@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "framework/communicator.h"
 #include "framework/loss.h"
 #include "framework/threads.h"
 
@@ -44,7 +45,7 @@ std::string EvalResult::report(const std::vector<std::string>& names) const {
   return s.str();
 }
 
-EvalResult evaluate(Model& model, BatchSource& data, int threads) {
+EvalResult evaluate(Model& model, BatchSource& data, int threads, Communicator* comm) {
   ThreadScope scope(threads);
   Workspace ws;
   Context ctx;
@@ -59,6 +60,7 @@ EvalResult evaluate(Model& model, BatchSource& data, int threads) {
   size_t top1 = 0, top5 = 0;
   data.start_epoch(0);
   while (data.next(images, labels)) {
+    if (labels.empty()) continue;  // a process's empty share of a small last batch
     const Tensor& logits = model.forward(images, ctx);
     const size_t n = labels.size();
     loss_sum += softmax_cross_entropy(nullptr, nullptr, logits, labels) * static_cast<double>(n);
@@ -73,6 +75,20 @@ EvalResult evaluate(Model& model, BatchSource& data, int threads) {
       if (higher < 5) ++top5;
     }
     r.samples += n;
+  }
+  if (comm && comm->size() > 1) {
+    // Counts below 2^53 are exact in doubles.
+    std::vector<double> v = {loss_sum, static_cast<double>(top1), static_cast<double>(top5), static_cast<double>(r.samples)};
+    for (const auto& row : r.confusion)
+      for (int64_t c : row) v.push_back(static_cast<double>(c));
+    comm->sum(v.data(), v.size(), "evaluation");
+    loss_sum = v[0];
+    top1 = static_cast<size_t>(v[1]);
+    top5 = static_cast<size_t>(v[2]);
+    r.samples = static_cast<size_t>(v[3]);
+    size_t i = 4;
+    for (auto& row : r.confusion)
+      for (int64_t& c : row) c = static_cast<int64_t>(v[i++]);
   }
   if (r.samples == 0) throw Error("evaluation data set is empty");
   r.loss = loss_sum / static_cast<double>(r.samples);

@@ -19,6 +19,11 @@ struct EvalResult {
   std::string report(const std::vector<std::string>& class_names) const;
 };
 
-EvalResult evaluate(Model& model, BatchSource& data, int threads = 0);
+class Communicator;
+
+// comm (data parallelism): data gives this process its share of every batch, and the counts and
+// the loss are summed over every process, so every process gets the result for the whole set
+// (accuracies exactly those of one process; the loss to summation order).
+EvalResult evaluate(Model& model, BatchSource& data, int threads = 0, Communicator* comm = nullptr);
 
 }  // namespace trim

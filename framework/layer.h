@@ -78,10 +78,18 @@ class Workspace {
   Tensor buf_;
 };
 
+class Communicator;
+
 struct Context {
   Mode mode = Mode::Eval;
   Workspace* workspace = nullptr;
   std::mt19937_64* rng = nullptr;  // dropout masks; seeded by the trainer
+  // Data-parallel training: this process holds samples [batch_offset, batch_offset + N) of a
+  // global batch of global_batch samples (0: the batch is the whole batch), so that per-sample
+  // random streams (dropout) are those of a single process. bn_sync, when set, makes training-
+  // mode batch norm use the statistics of the global batch (sums over every process).
+  size_t batch_offset = 0, global_batch = 0;
+  Communicator* bn_sync = nullptr;
 };
 
 class Layer {

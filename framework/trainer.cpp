@@ -12,6 +12,7 @@
 #include <sstream>
 #include <sys/stat.h>
 
+#include "framework/data_parallel.h"
 #include "framework/evaluate.h"
 #include "framework/model_file.h"
 #include "framework/progress.h"
@@ -142,8 +143,8 @@ void save_checkpoint(const std::string& path, const Model& model, Sgd& sgd, cons
 
 // Restores weights, velocity and bookkeeping; the model must have the checkpoint's description.
 // The whole file is checksummed, and every counter must fit the run being resumed (`epochs`).
-Checkpoint load_checkpoint(const std::string& path, Model& model, Sgd& sgd, int epochs) {
-  std::string b = read_file(path);
+// b: the checkpoint file's bytes (read by rank 0 and sent to every process in a distributed run).
+Checkpoint load_checkpoint(std::string b, const std::string& path, Model& model, Sgd& sgd, int epochs) {
   if (b.size() >= 8 && std::memcmp(b.data(), kCkptMagicV1, 8) == 0)
     throw Error(path + ": checkpoint of an older trim (TRIMCKP1, not checksummed as a whole); start the run again");
   if (b.size() < 12 || std::memcmp(b.data(), kCkptMagic, 8) != 0) throw Error(path + ": not a trim checkpoint");
@@ -207,41 +208,51 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data, 
   const int epochs = opt.schedule.epochs;
   const size_t nb = train_data.batches_per_epoch();
 
+  Tensor images, dlogits;
+  GradientSum dp(opt.parallel, dlogits, train_data, opt.hooks);
+  StepHooks* hooks = dp.active() ? &dp : opt.hooks;
+  const bool progress = opt.progress && dp.leader();
+  const bool write = !opt.out_dir.empty() && dp.leader();  // only rank 0 writes files
   Checkpoint ck;
-  if (!opt.out_dir.empty()) ensure_dir(opt.out_dir);
+  if (write) ensure_dir(opt.out_dir);
   const std::string ckpt = opt.out_dir.empty() ? "" : checkpoint_path(opt.out_dir);
   if (opt.resume) {
     if (ckpt.empty()) throw Error("--resume needs an output folder");
-    if (::access(ckpt.c_str(), F_OK) == 0) {
-      ck = load_checkpoint(ckpt, model, sgd, epochs);
-      if (opt.progress)
+    // Rank 0's checkpoint, sent to every process (the other machines need no copy of it).
+    std::string bytes;
+    if (dp.leader() && ::access(ckpt.c_str(), F_OK) == 0) bytes = read_file(ckpt);
+    dp.broadcast(bytes);
+    if (!bytes.empty()) {
+      ck = load_checkpoint(bytes, ckpt, model, sgd, epochs);
+      if (progress)
         std::fprintf(stderr, "%s: resuming from %s after epoch %d of %d\n", opt.label.c_str(), ckpt.c_str(),
                      ck.epochs_done, epochs);
-    } else if (opt.progress) {
+    } else if (progress) {
       std::fprintf(stderr, "%s: no checkpoint in %s, starting from scratch\n", opt.label.c_str(), opt.out_dir.c_str());
     }
   }
+  dp.check_same_start(model, nb, opt.label);
 
   TrainResult res;
   res.epochs = ck.history;
   res.best_val_acc = ck.best_val;
   res.best_epoch = ck.best_epoch;
   double total_images = 0, total_seconds = 0;
-  Tensor images, dlogits;
   std::vector<int> labels;
   const int last_epoch = opt.stop_after > 0 ? std::min(epochs, opt.stop_after) : epochs;
   for (int epoch = ck.epochs_done; epoch < last_epoch; ++epoch) {
     auto t0 = std::chrono::steady_clock::now();
     ctx.mode = Mode::Train;
     train_data.start_epoch(epoch);
-    Progress bar(opt.label + " epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs), nb, opt.progress);
+    Progress bar(opt.label + " epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs), nb, progress);
     double loss_sum = 0;
     size_t correct_sum = 0, seen = 0;
     float lr = 0;
     for (size_t step = 0; train_data.next(images, labels); ++step) {
       lr = opt.schedule.at(epoch + static_cast<double>(step) / static_cast<double>(nb));
       rng.seed(step_seed(opt.seed, epoch, step));
-      const StepResult r = train_step(model, sgd, ctx, images, labels, lr, dlogits, opt.hooks);
+      dp.before_forward(ctx);
+      const StepResult r = train_step(model, sgd, ctx, images, labels, lr, dlogits, hooks);
       if (!r.updated)
         throw Error(opt.label + ": loss became " + std::to_string(r.loss) + " at epoch " + std::to_string(epoch + 1) +
                     " step " + std::to_string(step + 1) + " (learning rate " + std::to_string(lr) + " too high?)");
@@ -253,17 +264,19 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data, 
     }
     double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     bar.finish();
+    size_t skipped = train_data.skipped_samples();
+    dp.end_epoch(model, loss_sum, correct_sum, seen, skipped, opt.label);
     EpochStats e;
     e.epoch = epoch + 1;
     e.lr = lr;
     e.train_loss = seen ? loss_sum / static_cast<double>(seen) : 0;
     e.train_acc = seen ? static_cast<double>(correct_sum) / static_cast<double>(seen) : 0;
     e.images_per_s = static_cast<double>(seen) / std::max(train_seconds, 1e-9);
-    e.skipped = train_data.skipped_samples();
+    e.skipped = skipped;
     total_images += static_cast<double>(seen);
     total_seconds += train_seconds;
     if (val_data) {
-      EvalResult v = evaluate(model, *val_data, 0);
+      EvalResult v = evaluate(model, *val_data, 0, dp.active() ? opt.parallel.comm : nullptr);
       e.val_loss = v.loss;
       e.val_acc = v.top1;
     }
@@ -274,7 +287,7 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data, 
       res.best_val_acc = val_data ? e.val_acc : -1;
       res.best_epoch = e.epoch;
     }
-    if (opt.progress) {
+    if (progress) {
       std::fprintf(stderr, "%s epoch %d/%d: lr %.4g  loss %.4f  acc %.2f%%", opt.label.c_str(), e.epoch, epochs, e.lr,
                    e.train_loss, 100 * e.train_acc);
       if (val_data) std::fprintf(stderr, "  val loss %.4f  val acc %.2f%%%s", e.val_loss, 100 * e.val_acc, best ? " *" : "");
@@ -282,7 +295,7 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data, 
       if (e.skipped) std::fprintf(stderr, "  (%zu unreadable samples skipped)", e.skipped);
       std::fprintf(stderr, "\n");
     }
-    if (!opt.out_dir.empty()) {
+    if (write) {
       ck.epochs_done = epoch + 1;
       ck.history = res.epochs;
       ck.best_val = res.best_val_acc;
@@ -302,6 +315,9 @@ TrainResult train(Model& model, BatchSource& train_data, BatchSource* val_data, 
   }
   if (!ck.best_weights.empty()) deserialize_weights(model, ck.best_weights, "best-epoch weights");
   res.images_per_s = total_seconds > 0 ? total_images / total_seconds : 0;
+  res.train_seconds = total_seconds;
+  res.gradient_sum_seconds = dp.sum_seconds();
+  res.gradient_sums = dp.sums();
   return res;
 }
 

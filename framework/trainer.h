@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "framework/batch_source.h"
+#include "framework/communicator.h"
 #include "framework/model.h"
 #include "framework/optimizer.h"
 #include "framework/train_step.h"
@@ -35,6 +36,10 @@ struct TrainOptions {
   // Called inside every training step (train_step.h): after_backward sits between backward and
   // the SGD update, where a distributed run reduces the gradients. Not owned; nullptr: none.
   StepHooks* hooks = nullptr;
+  // Synchronous data-parallel SGD over several processes (framework/data_parallel.h): the batch
+  // source gives this process its share of every global batch; only rank 0 prints and writes
+  // files; a resumed run reads rank 0's checkpoint. Default: one process, as before.
+  DataParallel parallel;
 };
 
 struct EpochStats {
@@ -49,6 +54,9 @@ struct TrainResult {
   double best_val_acc = -1;
   int best_epoch = 0;
   double images_per_s = 0;  // training throughput over the whole run (forward+backward+update)
+  double train_seconds = 0;         // wall time of the training steps over the run (not validation)
+  double gradient_sum_seconds = 0;  // of which summing gradients over processes (data parallel)
+  size_t gradient_sums = 0;         // steps whose gradients were summed over processes
 };
 
 // Trains in place. At the end the model holds the weights of the best validation epoch when a

@@ -5,11 +5,13 @@
 //   train --model mobilenet_v1 --epochs 15
 //   train --model runs/sicknet/sicknet.model --epochs 2 --lr 0.005   # fine-tune: writes runs/sicknet-finetune
 //   train --model sicknet --data ~/three-class-folder --classes 0,2,6
+//   mpirun -np 4 --hostfile hosts train --model mobilenet_v1 --batch 256   # data parallel
 #include <cstdio>
 #include <fstream>
 
 #include "datasets/data_spec.h"
 #include "framework/cli_options.h"
+#include "framework/communicator.h"
 #include "framework/evaluate.h"
 #include "framework/model_file.h"
 #include "framework/option_values.h"
@@ -18,6 +20,9 @@
 #include "framework/trainer.h"
 #include "interop/model_any.h"
 #include "models/zoo.h"
+#ifdef TRIM_HAVE_MPI
+#include "distributed/mpi_tool.h"
+#endif
 
 using namespace trim;
 
@@ -44,7 +49,7 @@ int train_main(int argc, char** argv) {
                          {"lr", "base learning rate (default 0.05; 0.005 for a model file)"}});
   o.set("epochs", "");  // their defaults depend on the model (above), not on TrainOptions'
   o.set("lr", "");
-  o.option("batch", "64", "batch size");
+  o.option("batch", "64", "batch size (under mpirun: the global batch, shared by the processes)");
   o.option("seed", "1", "seed for initialisation, shuffling, augmentation, dropout and the validation split");
   o.option("threads", "0", "compute threads (0: all cores)");
   o.option("workers", "2", "data loader threads");
@@ -55,6 +60,7 @@ int train_main(int argc, char** argv) {
   o.option("out", "", "output folder (default runs/<model>; runs/<model>-finetune for a model file, never the input's)");
   o.flag("resume", "continue a killed run from <out>/checkpoint.trim");
   o.flag("quiet", "no progress output");
+  o.flag("sync-bn", "under mpirun: batch norm uses the statistics of the whole global batch, not each process's share");
   if (!o.parse(argc, argv)) {
     std::fputs(o.usage().c_str(), stdout);
     return 0;
@@ -114,14 +120,23 @@ int train_main(int argc, char** argv) {
   t.progress = !o.on("quiet");
   const int batch = o.integer("batch", 1, 65536);
   const int workers = o.integer("workers", 0, kMaxWorkers);
+  Communicator& comm = process_communicator();  // under mpirun: data parallel, one share per process
+  t.parallel.comm = &comm;
+  t.parallel.sync_bn = o.on("sync-bn");
+  const int rank = comm.rank(), ranks = comm.size();
 
-  std::fprintf(stderr, "train: %s, %lld MACs/image, %zu parameters\n  %s\n", name.c_str(),
-               static_cast<long long>(model.macs()), model.num_params(), data.describe().c_str());
-  std::fprintf(stderr, "train: %d epochs, batch %d, %s lr %.4g, output %s\n", t.schedule.epochs, batch,
-               t.schedule.kind.c_str(), t.schedule.base_lr, t.out_dir.c_str());
-  auto train_src = make_batcher(data.train, batch, true, ds.seed, workers);
+  if (comm.leader()) {
+    std::fprintf(stderr, "train: %s, %lld MACs/image, %zu parameters\n  %s\n", name.c_str(),
+                 static_cast<long long>(model.macs()), model.num_params(), data.describe().c_str());
+    std::fprintf(stderr, "train: %d epochs, batch %d, %s lr %.4g, output %s\n", t.schedule.epochs, batch,
+                 t.schedule.kind.c_str(), t.schedule.base_lr, t.out_dir.c_str());
+    if (ranks > 1)
+      std::fprintf(stderr, "train: %d processes, %d to %d samples of each batch each, batch norm %s\n", ranks,
+                   batch / ranks, (batch + ranks - 1) / ranks, t.parallel.sync_bn ? "synchronised" : "per process");
+  }
+  auto train_src = make_batcher(data.train, batch, true, ds.seed, workers, rank, ranks);
   std::unique_ptr<Batcher> val_src;
-  if (data.val) val_src = make_batcher(data.val, 256, false, ds.seed, workers);
+  if (data.val) val_src = make_batcher(data.val, 256, false, ds.seed, workers, rank, ranks);
   TrainResult r = train(model, *train_src, val_src.get(), t);
 
   // The model now holds the best-on-validation weights; report them on the held-out test split.
@@ -131,9 +146,14 @@ int train_main(int argc, char** argv) {
                 name.c_str(), static_cast<long long>(model.macs()), model.num_params(), t.schedule.epochs, r.best_epoch,
                 r.best_val_acc, r.images_per_s);
   summary += line;
+  if (ranks > 1) {
+    std::snprintf(line, sizeof line, "processes %d\ntrain_seconds %.2f\ngradient_sum_seconds %.2f\n", ranks,
+                  r.train_seconds, r.gradient_sum_seconds);
+    summary += line;
+  }
   if (data.test) {
-    auto test_src = make_batcher(data.test, 256, false, ds.seed, workers);
-    EvalResult e = evaluate(model, *test_src, t.threads);
+    auto test_src = make_batcher(data.test, 256, false, ds.seed, workers, rank, ranks);
+    EvalResult e = evaluate(model, *test_src, t.threads, &comm);
     std::snprintf(line, sizeof line, "test_acc %.4f\ntest_top5 %.4f\ntest_loss %.4f\n", e.top1, e.top5, e.loss);
     summary += line;
     std::printf("test accuracy %.2f%% (top-5 %.2f%%) on %zu held-out images, best epoch %d (val %.2f%%)\n",
@@ -142,11 +162,17 @@ int train_main(int argc, char** argv) {
     std::printf("no test split in this data set; best validation accuracy %.2f%% (epoch %d)\n", 100 * r.best_val_acc,
                 r.best_epoch);
   }
-  write_file_atomic(t.out_dir + "/result.txt", summary);
+  if (comm.leader()) write_file_atomic(t.out_dir + "/result.txt", summary);
   std::printf("model: %s/%s.model (training throughput %.0f images/s)\n", t.out_dir.c_str(), name.c_str(), r.images_per_s);
   return 0;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) { return run_tool("train", train_main, argc, argv); }
+int main(int argc, char** argv) {
+#ifdef TRIM_HAVE_MPI
+  return run_mpi_tool("train", train_main, argc, argv);
+#else
+  return run_tool("train", train_main, argc, argv);
+#endif
+}

@@ -22,6 +22,7 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
+#include "framework/communicator.h"
 #include "framework/layers/shape_checks.h"
 #include "framework/layers/simd_clones.h"
 #include "framework/parallel.h"
@@ -245,8 +246,9 @@ void BatchNorm2d::forward_impl(Tensor& out, const Tensor& in, Context& ctx, bool
   const float* x = in.data();
   float* y = out.data();
   const bool train = ctx.mode == Mode::Train;
-  const int64_t m = static_cast<int64_t>(n) * hw;
-  if (train && m < 2)
+  Communicator* sync = train ? ctx.bn_sync : nullptr;
+  int64_t m = static_cast<int64_t>(n) * hw;
+  if (train && !sync && m < 2)
     throw Error(who(name_) + ": training needs more than one value per channel, got input " +
                 in.shape().str());
   // Per channel: count, mean and sum of squared deviations so far.
@@ -255,49 +257,95 @@ void BatchNorm2d::forward_impl(Tensor& out, const Tensor& in, Context& ctx, bool
   double* m2 = mu + c;
 
   const int chunk = channels_per_chunk(n, hw, c);
-
-  parallel_region(in.numel() >= kParallelMin, [&](int tid, int nt) {
+  auto batch_moments = [&](int c0, int c1) {
+    for (int ch = c0; ch < c1; ++ch) count[ch] = mu[ch] = m2[ch] = 0.0;
+    for (int i = 0; i < n; ++i)
+      for (int ch = c0; ch < c1; ++ch) {
+        double pm, pm2;
+        plane_moments(x + (static_cast<size_t>(i) * c + ch) * hw, hw, pm, pm2);
+        moments_add(count[ch], mu[ch], m2[ch], hw, pm, pm2);
+      }
+  };
+  auto normalise = [&](int c0, int c1) {
+    for (int ch = c0; ch < c1; ++ch) {
+      float mean, invstd;
+      if (train) {
+        mean = static_cast<float>(mu[ch]);
+        const double var = m2[ch] / static_cast<double>(m);
+        invstd = static_cast<float>(1.0 / std::sqrt(var + eps));
+        saved_mean[ch] = mean;
+        saved_invstd[ch] = invstd;
+        const double unbiased = m2[ch] / static_cast<double>(m - 1);
+        running_mean[ch] = (1.f - momentum) * running_mean[ch] + momentum * mean;
+        running_var[ch] = static_cast<float>((1.0 - momentum) * running_var[ch] + momentum * unbiased);
+      } else {
+        mean = running_mean[ch];
+        invstd = eval_invstd(ch);
+      }
+      const float scale = gamma[ch] * invstd;
+      saved_scale[ch] = scale;
+      saved_shift[ch] = beta[ch] - mean * scale;
+    }
+    for (int i = 0; i < n; ++i)
+      for (int ch = c0; ch < c1; ++ch) {
+        const size_t off = (static_cast<size_t>(i) * c + ch) * hw;
+        if (relu)
+          plane_affine_relu(y + off, x + off, hw, saved_scale[ch], saved_shift[ch]);
+        else
+          plane_affine(y + off, x + off, hw, saved_scale[ch], saved_shift[ch]);
+      }
+  };
+  const bool parallel = in.numel() >= kParallelMin;
+  if (!sync) {
+    // One chunk at a time, statistics then normalisation, while the chunk is in L2.
+    parallel_region(parallel, [&](int tid, int nt) {
+      int t0, t1;
+      thread_range(c, tid, nt, t0, t1);
+      for (int c0 = t0; c0 < t1; c0 += chunk) {
+        const int c1 = std::min(t1, c0 + chunk);
+        if (train) batch_moments(c0, c1);
+        normalise(c0, c1);
+      }
+    });
+    return;
+  }
+  // Synchronised statistics: every process's (count, mean, m2) per channel, merged in rank order
+  // (the same merge as the planes', so every process gets the same bits), then normalisation.
+  parallel_region(parallel, [&](int tid, int nt) {
     int t0, t1;
     thread_range(c, tid, nt, t0, t1);
-    for (int c0 = t0; c0 < t1; c0 += chunk) {
-      const int c1 = std::min(t1, c0 + chunk);
-      if (train) {
-        for (int ch = c0; ch < c1; ++ch) count[ch] = mu[ch] = m2[ch] = 0.0;
-        for (int i = 0; i < n; ++i)
-          for (int ch = c0; ch < c1; ++ch) {
-            double pm, pm2;
-            plane_moments(x + (static_cast<size_t>(i) * c + ch) * hw, hw, pm, pm2);
-            moments_add(count[ch], mu[ch], m2[ch], hw, pm, pm2);
-          }
+    batch_moments(t0, t1);
+  });
+  const int ranks = sync->size();
+  sync_moments_.resize(static_cast<size_t>(ranks) * 3 * c);
+  sync->gather_all(stats_.data(), 3 * static_cast<size_t>(c) * sizeof(double), sync_moments_.data(),
+                   "batch-norm statistics");
+  for (int ch = 0; ch < c; ++ch) {
+    double tc = 0, tmu = 0, tm2 = 0;
+    for (int r = 0; r < ranks; ++r) {
+      const double* s = sync_moments_.data() + static_cast<size_t>(r) * 3 * c;
+      if (s[ch] == 0) continue;
+      if (tc == 0) {  // the first share as it is (moments_add would round its mean)
+        tc = s[ch];
+        tmu = s[c + ch];
+        tm2 = s[2 * c + ch];
+      } else {
+        moments_add(tc, tmu, tm2, s[ch], s[c + ch], s[2 * c + ch]);
       }
-      for (int ch = c0; ch < c1; ++ch) {
-        float mean, invstd;
-        if (train) {
-          mean = static_cast<float>(mu[ch]);
-          const double var = m2[ch] / static_cast<double>(m);
-          invstd = static_cast<float>(1.0 / std::sqrt(var + eps));
-          saved_mean[ch] = mean;
-          saved_invstd[ch] = invstd;
-          const double unbiased = m2[ch] / static_cast<double>(m - 1);
-          running_mean[ch] = (1.f - momentum) * running_mean[ch] + momentum * mean;
-          running_var[ch] = static_cast<float>((1.0 - momentum) * running_var[ch] + momentum * unbiased);
-        } else {
-          mean = running_mean[ch];
-          invstd = eval_invstd(ch);
-        }
-        const float scale = gamma[ch] * invstd;
-        saved_scale[ch] = scale;
-        saved_shift[ch] = beta[ch] - mean * scale;
-      }
-      for (int i = 0; i < n; ++i)
-        for (int ch = c0; ch < c1; ++ch) {
-          const size_t off = (static_cast<size_t>(i) * c + ch) * hw;
-          if (relu)
-            plane_affine_relu(y + off, x + off, hw, saved_scale[ch], saved_shift[ch]);
-          else
-            plane_affine(y + off, x + off, hw, saved_scale[ch], saved_shift[ch]);
-        }
     }
+    count[ch] = tc;
+    mu[ch] = tmu;
+    m2[ch] = tm2;
+  }
+  m = static_cast<int64_t>(count[0]);
+  sync_count_ = static_cast<double>(m);
+  if (m < 2)
+    throw Error(who(name_) + ": training needs more than one value per channel over all processes, got " +
+                std::to_string(m));
+  parallel_region(parallel, [&](int tid, int nt) {
+    int t0, t1;
+    thread_range(c, tid, nt, t0, t1);
+    normalise(t0, t1);
   });
 }
 
@@ -312,7 +360,8 @@ void BatchNorm2d::backward_impl(Tensor* dinput, const Tensor& doutput, const Ten
   const float* dy = doutput.data();
   float* dx = dinput ? dinput->data() : nullptr;
   const bool train = ctx.mode == Mode::Train;
-  const double m = static_cast<double>(n) * hw;
+  Communicator* sync = train ? ctx.bn_sync : nullptr;
+  double m = static_cast<double>(n) * hw;
   // Per channel: sum(dy), sum(dy * (x - mean)), then the input gradient's coefficients (floats
   // held in doubles).
   double* sdy = stats_.data();
@@ -321,54 +370,81 @@ void BatchNorm2d::backward_impl(Tensor* dinput, const Tensor& doutput, const Ten
   double* mdyx = mdy + c;
 
   const int chunk = channels_per_chunk(n, hw, c);
-
-  parallel_region(in.numel() >= kParallelMin, [&](int tid, int nt) {
+  auto mean_of = [&](int ch) { return train ? saved_mean[ch] : running_mean[ch]; };
+  auto invstd_of = [&](int ch) { return train ? saved_invstd[ch] : eval_invstd(ch); };
+  // sum(dy) and sum(dy * xhat), xhat = (x - mean) * invstd, and this process's share of the
+  // parameter gradients.
+  auto grad_sums = [&](int c0, int c1) {
+    for (int ch = c0; ch < c1; ++ch) sdy[ch] = sdyx[ch] = 0.0;
+    for (int i = 0; i < n; ++i)
+      for (int ch = c0; ch < c1; ++ch) {
+        const size_t off = (static_cast<size_t>(i) * c + ch) * hw;
+        float a, b;
+        // The ReLU mask comes from the forward's own scale and shift.
+        if (relu)
+          plane_grad_sums_relu(dy + off, x + off, hw, mean_of(ch), saved_scale[ch], saved_shift[ch], a, b);
+        else
+          plane_grad_sums(dy + off, x + off, hw, mean_of(ch), a, b);
+        sdy[ch] += a;
+        sdyx[ch] += b;
+      }
+    for (int ch = c0; ch < c1; ++ch) {
+      sdyx[ch] *= invstd_of(ch);
+      dbeta[ch] += static_cast<float>(sdy[ch]);
+      dgamma[ch] += static_cast<float>(sdyx[ch]);
+    }
+  };
+  auto input_grad = [&](int c0, int c1) {
+    for (int ch = c0; ch < c1; ++ch) {
+      mdy[ch] = static_cast<double>(static_cast<float>(sdy[ch] / m));
+      mdyx[ch] = static_cast<double>(static_cast<float>(sdyx[ch] / m));
+    }
+    if (!dx) return;
+    for (int i = 0; i < n; ++i)
+      for (int ch = c0; ch < c1; ++ch) {
+        const size_t off = (static_cast<size_t>(i) * c + ch) * hw;
+        const float mean = mean_of(ch), invstd = invstd_of(ch), g = gamma[ch] * invstd;
+        if (train) {
+          // The batch statistics depend on every x of the channel:
+          // dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)).
+          if (relu)
+            plane_train_dx_relu(dx + off, dy + off, x + off, hw, g, static_cast<float>(mdy[ch]), mean, invstd,
+                                static_cast<float>(mdyx[ch]), saved_scale[ch], saved_shift[ch]);
+          else
+            plane_train_dx(dx + off, dy + off, x + off, hw, g, static_cast<float>(mdy[ch]), mean, invstd,
+                           static_cast<float>(mdyx[ch]));
+        } else {
+          plane_eval_dx(dx + off, dy + off, x + off, hw, g, relu, saved_scale[ch], saved_shift[ch]);
+        }
+      }
+  };
+  const bool parallel = in.numel() >= kParallelMin;
+  if (!sync) {
+    parallel_region(parallel, [&](int tid, int nt) {
+      int t0, t1;
+      thread_range(c, tid, nt, t0, t1);
+      for (int c0 = t0; c0 < t1; c0 += chunk) {
+        const int c1 = std::min(t1, c0 + chunk);
+        grad_sums(c0, c1);
+        input_grad(c0, c1);
+      }
+    });
+    return;
+  }
+  // Synchronised statistics: the mean over the global batch depended on every process's inputs,
+  // so the input gradient takes the sums over every process (the parameter gradients keep this
+  // process's share; the trainer's gradient sum adds them up).
+  parallel_region(parallel, [&](int tid, int nt) {
     int t0, t1;
     thread_range(c, tid, nt, t0, t1);
-    auto mean_of = [&](int ch) { return train ? saved_mean[ch] : running_mean[ch]; };
-    auto invstd_of = [&](int ch) { return train ? saved_invstd[ch] : eval_invstd(ch); };
-    for (int c0 = t0; c0 < t1; c0 += chunk) {
-      const int c1 = std::min(t1, c0 + chunk);
-      for (int ch = c0; ch < c1; ++ch) sdy[ch] = sdyx[ch] = 0.0;
-      for (int i = 0; i < n; ++i)
-        for (int ch = c0; ch < c1; ++ch) {
-          const size_t off = (static_cast<size_t>(i) * c + ch) * hw;
-          float a, b;
-          // The ReLU mask comes from the forward's own scale and shift.
-          if (relu)
-            plane_grad_sums_relu(dy + off, x + off, hw, mean_of(ch), saved_scale[ch], saved_shift[ch], a, b);
-          else
-            plane_grad_sums(dy + off, x + off, hw, mean_of(ch), a, b);
-          sdy[ch] += a;
-          sdyx[ch] += b;
-        }
-      for (int ch = c0; ch < c1; ++ch) {
-        // sum(dy) and sum(dy * xhat), xhat = (x - mean) * invstd.
-        sdyx[ch] *= invstd_of(ch);
-        dbeta[ch] += static_cast<float>(sdy[ch]);
-        dgamma[ch] += static_cast<float>(sdyx[ch]);
-        mdy[ch] = static_cast<double>(static_cast<float>(sdy[ch] / m));
-        mdyx[ch] = static_cast<double>(static_cast<float>(sdyx[ch] / m));
-      }
-      if (!dx) continue;
-      for (int i = 0; i < n; ++i)
-        for (int ch = c0; ch < c1; ++ch) {
-          const size_t off = (static_cast<size_t>(i) * c + ch) * hw;
-          const float mean = mean_of(ch), invstd = invstd_of(ch), g = gamma[ch] * invstd;
-          if (train) {
-            // The batch statistics depend on every x of the channel:
-            // dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)).
-            if (relu)
-              plane_train_dx_relu(dx + off, dy + off, x + off, hw, g, static_cast<float>(mdy[ch]), mean, invstd,
-                                  static_cast<float>(mdyx[ch]), saved_scale[ch], saved_shift[ch]);
-            else
-              plane_train_dx(dx + off, dy + off, x + off, hw, g, static_cast<float>(mdy[ch]), mean, invstd,
-                             static_cast<float>(mdyx[ch]));
-          } else {
-            plane_eval_dx(dx + off, dy + off, x + off, hw, g, relu, saved_scale[ch], saved_shift[ch]);
-          }
-        }
-    }
+    grad_sums(t0, t1);
+  });
+  sync->sum(stats_.data(), 2 * static_cast<size_t>(c), "batch-norm gradient sums");
+  m = sync_count_;
+  parallel_region(parallel, [&](int tid, int nt) {
+    int t0, t1;
+    thread_range(c, tid, nt, t0, t1);
+    input_grad(t0, t1);
   });
 }
 

@@ -50,6 +50,8 @@ class BatchNorm2d : public Layer {
                      bool relu);
   float eval_invstd(int ch) const;  // from the running variance
   std::vector<double> stats_;       // per-channel sums of forward and backward, sized by setup()
+  std::vector<double> sync_moments_;  // Context::bn_sync: every process's (count, mean, m2)
+  double sync_count_ = 0;             // Context::bn_sync: values per channel in the global batch
 };
 
 }  // namespace trim

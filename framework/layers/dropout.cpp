@@ -44,10 +44,25 @@ void Dropout::forward(Tensor& out, const Tensor& in, Context& ctx) {
   // Keep an element when a 32-bit uniform falls below (1-p) * 2^32; one 64-bit draw gives two.
   const uint64_t keep_below = static_cast<uint64_t>((1.0 - static_cast<double>(p)) * 4294967296.0);
   std::mt19937_64& rng = *ctx.rng;
-  for (size_t i = 0; i < n; i += 2) {
-    const uint64_t r = rng();
-    mask[i] = (r & 0xffffffffu) < keep_below;
-    if (i + 1 < n) mask[i + 1] = (r >> 32) < keep_below;
+  if (ctx.global_batch == 0) {
+    for (size_t i = 0; i < n; i += 2) {
+      const uint64_t r = rng();
+      mask[i] = (r & 0xffffffffu) < keep_below;
+      if (i + 1 < n) mask[i + 1] = (r >> 32) < keep_below;
+    }
+  } else {
+    // This process holds elements [e0, e0 + n) of the global batch's n_all: draw exactly the
+    // values a single process would use for them, and move the stream past the whole batch so
+    // the next dropout layer starts where it would in a single process.
+    const size_t per = n / static_cast<size_t>(in.dim(0) > 0 ? in.dim(0) : 1);
+    const size_t e0 = ctx.batch_offset * per, n_all = ctx.global_batch * per;
+    rng.discard(e0 / 2);
+    uint64_t r = (e0 & 1) ? rng() : 0;
+    for (size_t i = 0, e = e0; i < n; ++i, ++e) {
+      if ((e & 1) == 0) r = rng();
+      mask[i] = ((e & 1) ? (r >> 32) : (r & 0xffffffffu)) < keep_below;
+    }
+    rng.discard((n_all + 1) / 2 - (e0 + n + 1) / 2);
   }
   // p == 1 drops everything; the scale is then never applied.
   const float scale = p < 1.f ? 1.f / (1.f - p) : 0.f;
