@@ -31,6 +31,7 @@
 #include "framework/strings.h"
 #include "framework/model_file.h"
 #include "models/model_spec.h"
+#include "models/zoo.h"
 
 namespace {
 
