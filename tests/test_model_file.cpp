@@ -309,6 +309,13 @@ TEST(ModelSpec, OneSyntaxForEveryBuiltInModel) {
   EXPECT_EQ(dw.input, (Shape{16, 28, 28}));
   // The tools' form: the data set gives shape and classes; the spec may repeat, not contradict, them.
   EXPECT_EQ(build_model_by_name("mobilenet_v1", 1, 28, 28, 10).macs(), build_model_spec("mobilenet_v1:input=1x28x28,classes=10").macs());
+  // The short names (issue 11's and 15's mobilenet_v1_1.0_224, resnet18_224, ...) are spellings of
+  // specs: the same model, checked by the same parser.
+  EXPECT_EQ(build_model_spec("mobilenet_v1_0.5_224").macs(), mb.macs());
+  EXPECT_EQ(build_model_spec("mobilenet_v2_1.0_224").macs(), build_model_spec("mobilenet_v2:input=3x224x224").macs());
+  EXPECT_EQ(build_model_spec("resnet18_224").macs(), build_model_spec("resnet18:input=3x224x224").macs());
+  EXPECT_EQ(build_model_spec("dwpw_16_28").macs(), build_model_spec("dwpw:input=16x28x28").macs());
+  EXPECT_EQ(build_model_spec("sicknet_3x64x64").input, (Shape{3, 64, 64}));
   struct Bad {
     const char* spec;
     const char* says;
@@ -320,7 +327,8 @@ TEST(ModelSpec, OneSyntaxForEveryBuiltInModel) {
                        Bad{"sicknet:input=3x64", "expected CxHxW"}, Bad{"sicknet:input=0x28x28", "out of range"},
                        Bad{"sicknet:classes=-1", "out of range"}, Bad{"mobilenet_v1:small=2", "bad value '2'"},
                        Bad{"mobilenet_v1:dropout=1", "out of range"}, Bad{"mobilenet_v1:input=3x32x64", "square input"},
-                       Bad{"dwpw", "needs input"}, Bad{"sicknet:", "expected key=value"}, Bad{"mobilenet_v1_1.0_224", "unknown model"}})
+                       Bad{"dwpw", "needs input"}, Bad{"sicknet:", "expected key=value"}, Bad{"mobilenet_v1_x_224", "unknown model"},
+                       Bad{"mobilenet_v1_0_224", "out of range"}, Bad{"resnet18_0", "out of range"}})
     EXPECT_NE(error_of([&] { build_model_spec(b.spec); }).find(b.says), std::string::npos)
         << b.spec << ": " << error_of([&] { build_model_spec(b.spec); });
   EXPECT_NE(error_of([] { build_model_by_name("sicknet:classes=3", 1, 28, 28, 10); }).find("the data set has 10"),
