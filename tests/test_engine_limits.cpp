@@ -52,6 +52,20 @@ bool contains(const std::string& s, const std::string& part) { return s.find(par
 
 // [flatten] of a 1 x 1 map and [dropout] lower to nothing: the engine is the identity. (It used
 // to read steps[SIZE_MAX] at the end of run().)
+// A residual model trains through the model, but the engine has no lowering for add/concat yet:
+// construction must say so, naming the layer, rather than run a wrong chain.
+TEST(EngineLimits, GraphModelIsAClearErrorNotAWrongChain) {
+  Model m = model_from_desc(
+      "[input]\nchannels=4\nheight=6\nwidth=6\n[conv]\nname=a\nfilters=4\nsize=3\npad=1\n[relu]\nname=ar\n"
+      "[conv]\nname=b\nfilters=4\nsize=3\npad=1\n[add]\nname=res\nfrom=b,ar\n[globalavgpool]\n[flatten]\n"
+      "[linear]\nout=3\n",
+      "<residual>");
+  m.init_params(1);
+  const std::string err = error_of([&] { InferenceEngine e(m); });
+  EXPECT_TRUE(contains(err, "not supported by the inference engine yet")) << err;
+  EXPECT_TRUE(contains(err, "'res' (add)")) << err;
+}
+
 TEST(EngineLimits, ModelWithNoStepIsTheIdentity) {
   for (const char* layers : {"[flatten]\n", "[dropout]\np=0.5\n", "[flatten]\n[dropout]\np=0.1\n[flatten]\n"})
     for (int c : {10, 20, 37}) {

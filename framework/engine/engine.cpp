@@ -58,6 +58,11 @@ struct InferenceEngine::Impl {
 InferenceEngine::InferenceEngine(const Model& model, const EngineOptions& opt)
     : impl_(new Impl), table_(opt.isa ? opt.isa : &kernels::kernels()) {
   if (!model.built()) throw Error("inference engine: the model is not built");
+  // Graph models (from=, add, concat) train and evaluate through the model; lowering their
+  // branches and the residual add into steps is not written yet (issue 15, engine side).
+  if (const int g = model.first_graph_layer(); g >= 0)
+    throw Error("graph models are not supported by the inference engine yet: layer '" + model.layers[g]->name() +
+                "' (" + model.layers[g]->type() + ")");
   threads_ = resolve_threads(opt.threads, "inference engine");
   input_ = model.input;
   output_ = model.output_shape();
