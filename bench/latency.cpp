@@ -212,7 +212,6 @@ int body(int argc, char** argv) {
                  "Inference latency at batch 1. MODEL: a .model file or a built-in name (sicknet, sicknet_<C>x<H>x<W>,\n"
                  "mobilenet_v1_<alpha>_<res>, dwpw_<C>_<res>); none: sicknet and mobilenet_v1_1.0_224 with random weights.\n"
                  "TRIM_ISA=ref|avx2|avx512|neon forces a kernel path.");
-  cli.positional_args("MODEL", "a .model file or a built-in name (none: sicknet and mobilenet_v1_1.0_224)");
   cli.option("threads", "1", "OpenMP threads per inference");
   cli.option("warmup", "10", "untimed runs first");
   cli.option("runs", "50", "timed runs");
