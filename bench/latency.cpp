@@ -245,7 +245,6 @@ int body(int argc, char** argv) {
   cli.flag("json", "one JSON object per model on stdout");
   cli.flag("layers", "per-layer time (mean over the timed runs)");
   cli.flag("serve", "peers protocol: read 'run N' / 'input FILE' / 'output' / 'quit' from stdin (one MODEL)");
-  cli.positional_args("[MODEL ...]", "models to time (default: sicknet and mobilenet_v1_1.0_224)");
   if (!cli.parse(argc, argv)) {
     std::cout << cli.usage();
     return 0;
