@@ -85,7 +85,7 @@ build: deps $(BUILD)/CMakeCache.txt
 	$(if $(BUILD_TARGETS),cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null &&) cmake --build $(BUILD) -j $(JOBS) $(if $(BUILD_TARGETS),--target $(BUILD_TARGETS))
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(if $(filter 1,$(SANITIZE)),-E test_distributed)
 	@if [ "$(TSAN)" = 1 ]; then echo "make test TSAN=1: x86 only (ThreadSanitizer does not run under qemu-user)"; \
 	elif command -v aarch64-linux-gnu-g++ >/dev/null && command -v qemu-aarch64 >/dev/null; then \
 	  $(MAKE) --no-print-directory test-arm; \
